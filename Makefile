@@ -1,0 +1,47 @@
+# Every target depends on the virtual environment, so a fresh clone needs only python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PY := $(BIN)/python
+
+.PHONY: venv install schema generate check-generated lint typecheck pytest test demo bench clean
+
+venv install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,server]'
+	touch $(STAMP)
+
+schema: $(STAMP)  ## upstream type files -> schema/types.schema.json (the only networked step)
+	$(PY) -m codegen schema
+
+generate: $(STAMP)  ## schema/ -> src/inferencesh/_generated/ (no network)
+	$(PY) -m codegen generate
+
+check-generated: $(STAMP)
+	$(PY) -m codegen generate --check
+
+lint: $(STAMP)
+	$(BIN)/ruff check src codegen tests bench
+	$(BIN)/ruff format --check src codegen tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+	$(BIN)/pyright src
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck check-generated pytest
+
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,24 @@
+"""Generic wire shapes that the upstream type files cannot express as plain models."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import Field
+
+from inferencesh._runtime.base import WireModel
+
+__all__ = ["CursorListResponse"]
+
+ItemT = TypeVar("ItemT")
+
+
+class CursorListResponse(WireModel, Generic[ItemT]):
+    """One page of a ``POST /<resource>/list`` call."""
+
+    items: list[ItemT] = Field(default_factory=list)
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    has_next: bool = False
+    has_previous: bool = False
+    items_per_page: int | None = None
