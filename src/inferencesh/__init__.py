@@ -19,7 +19,11 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:
     from inferencesh._generated.models import TaskStatus as TaskStatus
 
-__all__ = sorted([*_LAZY, "__version__"])
+# kept equal to the names above by tests/test_package.py
+__all__ = [
+    "TaskStatus",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

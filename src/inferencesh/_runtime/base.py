@@ -10,7 +10,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Iterator
 from types import UnionType
-from typing import Any, ClassVar
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -19,7 +19,12 @@ __all__ = ["RequestModel", "WireModel"]
 _MISSING: Any = object()
 
 
-def _empty_factory(annotation: Any) -> type[list[Any]] | type[dict[Any, Any]] | None:
+_EmptyFactory = type[list[Any]] | type[dict[Any, Any]]
+# model class -> [(wire name, python name, the empty container a null or absent value becomes)]
+_COLLECTIONS: dict[type[BaseModel], list[tuple[str, str, _EmptyFactory]]] = {}
+
+
+def _empty_factory(annotation: Any) -> _EmptyFactory | None:
     """The empty container a ``null`` should become for this annotation, if any."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
@@ -43,38 +48,38 @@ class WireModel(BaseModel):
         protected_namespaces=(),
     )
 
-    # field name -> empty container type; filled lazily per class
-    __null_collections__: ClassVar[dict[str, type[list[Any]] | type[dict[Any, Any]]] | None] = None
-
     @classmethod
-    def _null_collections(cls) -> dict[str, type[list[Any]] | type[dict[Any, Any]]]:
-        cached = cls.__dict__.get("__null_collections__")
-        if cached is None:
-            cached = {}
-            for name, field in cls.model_fields.items():
-                annotation = field.annotation
-                # Optional[list[X]] means the schema itself allows None: keep None there.
-                if typing.get_origin(annotation) in (typing.Union, UnionType):
-                    continue
-                factory = _empty_factory(annotation)
-                if factory is not None:
-                    cached[field.alias or name] = factory
-                    cached[name] = factory
-            cls.__null_collections__ = cached
-        return cached
+    def _collections(cls) -> list[tuple[str, str, _EmptyFactory]]:
+        if cls in _COLLECTIONS:
+            return _COLLECTIONS[cls]
+        found: list[tuple[str, str, _EmptyFactory]] = []
+        for name, field in cls.model_fields.items():
+            # `list[X] | None` means the schema itself allows None: keep None there.
+            if typing.get_origin(field.annotation) in (typing.Union, UnionType):
+                continue
+            factory = _empty_factory(field.annotation)
+            if factory is not None:
+                found.append((field.alias or name, name, factory))
+        _COLLECTIONS[cls] = found
+        return found
 
     @model_validator(mode="before")
     @classmethod
-    def _null_collections_are_empty(cls, data: Any) -> Any:
-        # Go encodes a nil slice or map as null even where the type says it is always present.
-        if isinstance(data, dict):
-            empties = cls._null_collections()
-            if empties and any(data.get(key, 0) is None for key in empties):
-                data = {
-                    key: (empties[key]() if value is None and key in empties else value)
-                    for key, value in data.items()
-                }
-        return data
+    def _absent_collections_are_empty(cls, data: Any) -> Any:
+        # Go encodes a nil slice or map as null even where the type says it is always present,
+        # and newer servers omit collections older types list (ChatDTO.chat_messages).
+        if not isinstance(data, dict):
+            return data
+        fields = cast("dict[str, Any]", data)
+        patched: dict[str, Any] | None = None
+        for wire_name, name, factory in cls._collections():
+            value = fields.get(wire_name, fields.get(name))
+            if value is None:
+                if patched is None:
+                    patched = dict(fields)
+                patched.pop(name, None)
+                patched[wire_name] = factory()
+        return fields if patched is None else patched
 
     # Dict-style access, so code written against the dict-returning SDK keeps working.
     def _lookup(self, key: str) -> Any:

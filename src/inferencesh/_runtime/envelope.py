@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import Field
-
 from inferencesh._runtime.base import WireModel
 
 __all__ = ["CursorListResponse"]
@@ -16,9 +14,10 @@ ItemT = TypeVar("ItemT")
 class CursorListResponse(WireModel, Generic[ItemT]):
     """One page of a ``POST /<resource>/list`` call."""
 
-    items: list[ItemT] = Field(default_factory=list)
+    items: list[ItemT] = []  # pydantic copies mutable defaults per instance
     next_cursor: str | None = None
     prev_cursor: str | None = None
     has_next: bool = False
     has_previous: bool = False
     items_per_page: int | None = None
+    total_items: int | None = None

@@ -23,7 +23,7 @@ Params = Mapping[str, str | int | float | bool | None] | None
 
 
 def coerce_body(model: type[R], value: R | Mapping[str, Any]) -> R:
-    """Accept a request as the documented dict or as the generated model; validate before sending."""
+    """Accept a request as the documented dict or as the generated model; validate it."""
     if isinstance(value, model):
         return value
     if isinstance(value, BaseModel):

@@ -1,0 +1,1 @@
+"""Schema -> code generator for inferencesh. A development tool; the package never imports it."""
