@@ -19,7 +19,7 @@ from codegen.import_upstream import (
 
 ROOT = Path(__file__).resolve().parents[2]
 
-TYPES_PY = '''
+TYPES_PY = """
 from __future__ import annotations
 from enum import Enum, IntEnum
 from typing import Any, Dict, List, Optional, TypedDict
@@ -50,7 +50,7 @@ class ThingCreateRequest(TypedDict, total=False):
 
 Names = List[str]
 Funky = TypedDict('Funky', {'io.example/key': 'Optional[int]'}, total=False)
-'''
+"""
 
 TYPES_D_TS = """
 export interface Base {
