@@ -1,6 +1,6 @@
 """How long a full regeneration takes: schema/ -> src/inferencesh/_generated/ (median of runs).
 
-    .venv/bin/python bench/bench_codegen.py [runs]
+.venv/bin/python bench/bench_codegen.py [runs]
 """
 
 from __future__ import annotations
