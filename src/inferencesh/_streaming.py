@@ -1,0 +1,491 @@
+"""The task stream reader, written once: a sans-I/O state machine and two thin drivers.
+
+``TaskStreamMachine`` takes bytes in and gives task states out. It knows the wire (NDJSON by
+default, SSE when asked; heartbeats; full snapshots that replace the state; ``{data, fields}``
+partials that merge into it; ``delta`` events that accumulate into the output) and decides what
+happens when a connection ends. The drivers only open connections, feed chunks, and sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+
+from inferencesh._errors import (
+    APIConnectionError,
+    InternalServerError,
+    RateLimitError,
+    TaskStreamError,
+)
+from inferencesh._logging import logger
+from inferencesh._status import parse_status
+from inferencesh._transport import json_array as _arr
+from inferencesh._transport import json_object as _obj
+
+__all__ = [
+    "NDJSON",
+    "SSE",
+    "StreamOptions",
+    "TaskStreamMachine",
+    "iter_task_stream",
+    "aiter_task_stream",
+    "merge_delta",
+]
+
+NDJSON = "application/x-ndjson"
+SSE = "text/event-stream"
+
+# Drops and server hiccups that a reconnect can cure; anything else (401, 404, ...) is final.
+_RECOVERABLE = (APIConnectionError, InternalServerError, RateLimitError, httpx.TransportError)
+
+_TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "REJECTED"})
+
+_CONCAT = "concat"
+_INDEXED = "indexed"
+_NESTED = "nested"
+_REPLACE = "replace"
+# Merge strategy per field of an LLM delta; anything not listed is replaced.
+_DELTA_RULES: dict[str, str] = {
+    "response": _CONCAT,
+    "reasoning": _CONCAT,
+    "tool_calls": _INDEXED,
+    "function": _NESTED,
+    "arguments": _CONCAT,
+}
+
+
+def merge_delta(target: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """Merge one LLM delta into ``target`` in place (concat text, tool calls by index)."""
+    for key, value in delta.items():
+        if value is None:
+            continue
+        rule = _DELTA_RULES.get(key, _REPLACE)
+        current = target.get(key)
+        items = _arr(value)
+        nested = _obj(value)
+        if rule == _CONCAT and isinstance(value, str):
+            target[key] = current + value if isinstance(current, str) else value
+        elif rule == _INDEXED and items is not None:
+            target[key] = _merge_indexed(_arr(current) or [], items)
+        elif rule == _NESTED and nested is not None:
+            target[key] = merge_delta(dict(_obj(current) or {}), nested)
+        else:
+            target[key] = value
+    return target
+
+
+def _merge_indexed(current: list[Any], items: list[Any]) -> list[Any]:
+    by_index: dict[Any, dict[str, Any]] = {}
+    for position, value in enumerate(current):
+        item = _obj(value)
+        if item is not None:
+            by_index[item.get("index", position)] = dict(item)
+    for position, value in enumerate(items):
+        item = _obj(value)
+        if item is None:
+            continue
+        index = item.get("index", position)
+        by_index[index] = merge_delta(by_index.get(index, {}), item)
+    return [by_index[key] for key in sorted(by_index, key=_sort_key)]
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    return (0, value) if isinstance(value, int) else (1, str(value))
+
+
+class TaskState(dict[str, Any]):
+    """A task state as a plain dict, plus the fields that changed since the previous state.
+
+    ``changed`` is ``None`` for a full snapshot (anything may have changed).
+    """
+
+    __slots__ = ("changed",)
+    changed: frozenset[str] | None
+
+
+def _new_state(fields: dict[str, Any] | None) -> TaskState:
+    state = TaskState(fields) if fields else TaskState()
+    state.changed = None
+    return state
+
+
+class StreamOptions:
+    """How a task stream reconnects; shared by ``run(stream=True)``, ``stream()`` and waits."""
+
+    __slots__ = ("accept", "auto_reconnect", "idle_timeout", "max_reconnects", "reconnect_delay")
+
+    def __init__(
+        self,
+        *,
+        auto_reconnect: bool = True,
+        max_reconnects: int = 5,
+        reconnect_delay_ms: int = 1000,
+        idle_timeout: float | None = 60.0,
+        sse: bool = False,
+    ) -> None:
+        self.auto_reconnect = auto_reconnect
+        self.max_reconnects = max_reconnects
+        self.reconnect_delay = max(0, reconnect_delay_ms) / 1000
+        self.idle_timeout = idle_timeout
+        self.accept = SSE if sse else NDJSON
+
+    @property
+    def sse(self) -> bool:
+        return self.accept == SSE
+
+
+class TaskStreamMachine:
+    """Bytes in, task states out; no I/O.
+
+    ``feed`` returns the new states to hand to the user (deduplicated: a reconnect's opening
+    snapshot that repeats the last state is not handed out again). ``done`` turns true at the
+    first terminal status. ``end_of_connection`` resets the framing for the next connection.
+    """
+
+    def __init__(self, *, sse: bool = False) -> None:
+        self.sse = sse
+        self.state: dict[str, Any] | None = None
+        self.done = False
+        self._buffer = b""
+        # The accumulated LLM output; shared with a snapshot's output until a delta modifies it.
+        self._delta_output: dict[str, Any] | None = None
+        self._delta_owned = False
+        self._last_seq: int | None = None
+        self._emitted: dict[str, Any] | None = None
+        self._stale = False  # the state moved without being emitted: next one is a full one
+        self._sse_data: list[bytes] = []
+        self._sse_event: str | None = None
+
+    @staticmethod
+    def is_terminal(state: dict[str, Any]) -> bool:
+        """True when ``state`` has a terminal status (an unknown status never is)."""
+        status = parse_status(state.get("status"))
+        return status is not None and status.name in _TERMINAL
+
+    # Framing.
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        """Feed raw bytes from the connection; return the states to emit, in order."""
+        if self.done:
+            return []
+        data = self._buffer + chunk if self._buffer else chunk
+        lines = data.split(b"\n")
+        self._buffer = lines.pop()
+        updates: list[dict[str, Any]] = []
+        sse = self.sse
+        for line in lines:
+            if sse:
+                message = self._frame_sse(line.rstrip(b"\r"))
+            elif line.strip():
+                message = self._decode(line)
+            else:
+                continue
+            if message is None:
+                continue
+            update = self.handle(message)
+            if update is not None:
+                updates.append(update)
+                if self.done:
+                    break
+        return updates
+
+    def end_of_connection(self) -> None:
+        """The connection ended: drop any half-received line or event."""
+        self._buffer = b""
+        self._sse_data = []
+        self._sse_event = None
+        self._last_seq = None
+
+    def _frame_sse(self, line: bytes) -> Any:
+        if not line:
+            if not self._sse_data:
+                self._sse_event = None
+                return None
+            payload = self._decode(b"\n".join(self._sse_data))
+            event, self._sse_data, self._sse_event = self._sse_event, [], None
+            if event and event != "message" and payload is not None:
+                return {"event": event, "data": payload}
+            return payload
+        if line.startswith(b":"):
+            return None
+        name, _, value = line.partition(b":")
+        if value.startswith(b" "):
+            value = value[1:]
+        if name == b"data":
+            self._sse_data.append(value)
+        elif name == b"event":
+            self._sse_event = value.decode("utf-8", "replace").strip()
+        return None
+
+    def _decode(self, raw: bytes) -> Any:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            logger.warning("task stream: skipped a line that is not JSON (%d bytes)", len(raw))
+            return None
+
+    # Messages.
+
+    def handle(self, decoded: Any) -> dict[str, Any] | None:
+        """Apply one decoded message; return the new state if it is worth emitting."""
+        message = _obj(decoded)
+        if message is None or self.done:
+            return None
+        if message.get("type") == "heartbeat":
+            return None
+        event = message.get("event")
+        data = _obj(message.get("data"))
+        if event is not None:
+            if event == "delta" and data is not None:
+                return self._delta(data)
+            if event in ("task", "tasks") and data is not None:
+                fields = message.get("fields")
+                return self._partial(data, fields) if fields else self._snapshot(data)
+            return None
+        if "fields" in message and data is not None:
+            return self._partial(data, message["fields"])
+        return self._snapshot(message)
+
+    def reconcile(self, task: dict[str, Any]) -> dict[str, Any] | None:
+        """Adopt a task read with ``GET /tasks/{id}`` after a stream ended early.
+
+        Only a terminal state is emitted: any other change shows up in the opening snapshot of
+        the next connection, and emitting it here too would hand the same state out twice.
+        """
+        emitted = self._emitted
+        update = self._snapshot(task)
+        if not self.done:
+            self._emitted = emitted
+            self._stale = True
+            return None
+        return update
+
+    def _snapshot(self, task: dict[str, Any]) -> dict[str, Any] | None:
+        state = _new_state(task)
+        output = _obj(state.get("output"))
+        if output:
+            # The server's view of the output includes every delta sent before this snapshot.
+            self._delta_output, self._delta_owned = output, False
+        elif state.get("output") is None and self._delta_output is not None:
+            state["output"] = dict(self._delta_output)
+        self.state = state
+        return self._emit(state, state != self._emitted)
+
+    def _partial(self, data: dict[str, Any], fields: Any) -> dict[str, Any] | None:
+        previous = self.state
+        changed = set(data)
+        state = _new_state(previous)
+        state.update(data)
+        for name in _arr(fields) or ():
+            if isinstance(name, str) and name not in data:
+                state[name] = None
+                changed.add(name)
+        output = _obj(data.get("output"))
+        if output:
+            self._delta_output, self._delta_owned = output, False
+        elif state.get("output") is None and self._delta_output is not None:
+            state["output"] = dict(self._delta_output)
+            changed.add("output")
+        if previous is not None and not self._stale:
+            state.changed = frozenset(changed)
+        self.state = state
+        differs = True
+        if previous is not None and previous is self._emitted:
+            differs = False
+            for key in changed:
+                if state.get(key) != previous.get(key):
+                    differs = True
+                    break
+        elif state == self._emitted:
+            differs = False
+        return self._emit(state, differs)
+
+    def _delta(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        seq = data.get("seq")
+        if isinstance(seq, int):
+            if self._last_seq is not None and seq <= self._last_seq:
+                return None
+            self._last_seq = seq
+        delta = _obj(data.get("delta"))
+        if delta is None:
+            return None
+        if not self._delta_owned:
+            self._delta_output = copy.deepcopy(self._delta_output) if self._delta_output else {}
+            self._delta_owned = True
+        accumulated = merge_delta(self._delta_output or {}, delta)
+        self._delta_output = accumulated
+        previous = self.state
+        state = _new_state(previous)
+        if "id" not in state and isinstance(data.get("resource_id"), str):
+            state["id"] = data["resource_id"]
+        state["output"] = dict(accumulated)
+        if previous is not None and not self._stale and "id" in previous:
+            state.changed = _OUTPUT
+        self._stale = False
+        self.state = state
+        self._emitted = state
+        return state
+
+    def _emit(self, state: TaskState, differs: bool) -> dict[str, Any] | None:
+        raw = state.get("status")
+        normal, terminal = _status_info(raw)
+        if normal is not raw:
+            state["status"] = normal
+            differs = state != self._emitted
+        if terminal:
+            self.done = True
+        if not differs:
+            return None
+        self._stale = False
+        self._emitted = state
+        return state
+
+
+_OUTPUT = frozenset({"output"})
+_STATUS_CACHE: dict[tuple[type[object], Any], tuple[Any, bool]] = {}
+
+
+def _status_info(raw: Any) -> tuple[Any, bool]:
+    """``(status as sent, or its number when sent as a known name; is it terminal)``, cached."""
+    kind: object = raw
+    key = (type(kind), raw)
+    try:
+        return _STATUS_CACHE[key]
+    except (KeyError, TypeError):
+        pass
+    status = parse_status(raw)
+    normal = raw
+    if isinstance(raw, str) and status is not None and status.name.lower() == raw.lower():
+        # One spelling per status, so a GET and a stream line describing the same state match.
+        normal = int(status)
+    info = (normal, status is not None and status.name in _TERMINAL)
+    if isinstance(raw, (int, str)) and len(_STATUS_CACHE) < 1024:
+        _STATUS_CACHE[key] = info
+    return info
+
+
+def _stream_path(task_id: str) -> str:
+    return f"/tasks/{task_id}/stream"
+
+
+class _Reconnects:
+    """The driver-independent part of reconnecting: budget, delays and the deadline."""
+
+    def __init__(self, task_id: str, options: StreamOptions, deadline: float | None) -> None:
+        self.task_id = task_id
+        self.options = options
+        self.deadline = deadline
+        self.failures = 0
+
+    def idle_timeout(self) -> float | None:
+        idle = self.options.idle_timeout
+        if self.deadline is None:
+            return idle
+        remaining = max(0.001, self.deadline - time.monotonic())
+        return remaining if idle is None else min(idle, remaining)
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def progress(self) -> None:
+        self.failures = 0
+
+    def next_delay(self, reason: str) -> float:
+        """Seconds to wait before reconnecting; raises when the budget is spent."""
+        if not self.options.auto_reconnect or self.failures >= self.options.max_reconnects:
+            raise TaskStreamError(
+                f"task {self.task_id}: the stream ended without a terminal status after "
+                f"{self.failures} reconnects ({reason})"
+            )
+        self.failures += 1
+        delay = self.options.reconnect_delay
+        if self.deadline is not None:
+            delay = min(delay, max(0.0, self.deadline - time.monotonic()))
+        return delay
+
+
+def iter_task_stream(
+    transport: Any,
+    task_id: str,
+    options: StreamOptions,
+    get_task: Callable[[str], dict[str, Any]],
+    machine: TaskStreamMachine | None = None,
+    deadline: float | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Blocking driver: yield task states until a terminal one; reconnect on drops.
+
+    Returns early (without a terminal state) only when ``deadline`` (monotonic) passes.
+    """
+    machine = machine or TaskStreamMachine(sse=options.sse)
+    policy = _Reconnects(task_id, options, deadline)
+    while True:
+        reason = "the stream ended"
+        try:
+            with transport.open_stream(
+                _stream_path(task_id), accept=options.accept, idle_timeout=policy.idle_timeout()
+            ) as response:
+                for chunk in response.iter_raw():
+                    for update in machine.feed(chunk):
+                        policy.progress()
+                        yield update
+                    if machine.done or policy.expired():
+                        return
+        except _RECOVERABLE as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        finally:
+            machine.end_of_connection()
+        if policy.expired():
+            return
+        logger.debug("task %s: %s before a terminal status", task_id, reason)
+        reconciled = machine.reconcile(get_task(task_id))
+        if reconciled is not None:
+            policy.progress()
+            yield reconciled
+        if machine.done:
+            return
+        time.sleep(policy.next_delay(reason))
+
+
+async def aiter_task_stream(
+    transport: Any,
+    task_id: str,
+    options: StreamOptions,
+    get_task: Callable[[str], Awaitable[dict[str, Any]]],
+    machine: TaskStreamMachine | None = None,
+    deadline: float | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Async driver: the twin of :func:`iter_task_stream`."""
+    machine = machine or TaskStreamMachine(sse=options.sse)
+    policy = _Reconnects(task_id, options, deadline)
+    while True:
+        reason = "the stream ended"
+        try:
+            async with transport.open_stream(
+                _stream_path(task_id), accept=options.accept, idle_timeout=policy.idle_timeout()
+            ) as response:
+                async for chunk in response.aiter_raw():
+                    for update in machine.feed(chunk):
+                        policy.progress()
+                        yield update
+                    if machine.done or policy.expired():
+                        return
+        except _RECOVERABLE as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        finally:
+            machine.end_of_connection()
+        if policy.expired():
+            return
+        logger.debug("task %s: %s before a terminal status", task_id, reason)
+        reconciled = machine.reconcile(await get_task(task_id))
+        if reconciled is not None:
+            policy.progress()
+            yield reconciled
+        if machine.done:
+            return
+        await asyncio.sleep(policy.next_delay(reason))

@@ -1,0 +1,567 @@
+"""File uploads: ``client.files.upload`` and the automatic upload of task inputs.
+
+An upload is two calls: ``POST /files`` (the generated endpoint) returns a record with a
+presigned ``upload_url``; the bytes then go there with a streamed ``PUT`` that carries no API
+headers. Files are read in chunks, so memory stays flat whatever their size.
+
+Automatic upload of task inputs, anywhere in nested ``input`` dicts and lists:
+
+* ``File`` objects (``inferencesh.File``), ``pathlib.Path`` objects and ``data:`` URIs are uploaded;
+* a string is uploaded only when it names an existing regular file;
+* nothing else is touched: a string is never guessed to be base64, a directory is never uploaded
+  (a ``Path`` to a directory is refused), and ``upload_files=False`` turns it all off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import importlib
+import io
+import math
+import mimetypes
+import os
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import IO, TYPE_CHECKING, Any, Union, cast
+
+from inferencesh._errors import FileUploadError, InferenceError, InvalidInputError
+from inferencesh._logging import logger
+
+if TYPE_CHECKING:
+    from inferencesh._generated.models import FileDTO
+    from inferencesh._transport import AsyncTransport, SyncTransport
+
+__all__ = ["AsyncFiles", "Files", "ProgressCallback", "UploadFileOptions", "UploadSource"]
+
+CHUNK_SIZE = 1024 * 1024
+_MAX_PARALLEL_UPLOADS = 4
+_OCTET = "application/octet-stream"
+
+ProgressCallback = Callable[[int, int | None], None]
+"""Called as ``(bytes_sent, total_bytes_or_None)`` while an upload progresses."""
+
+UploadSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+"""What ``files.upload`` accepts: a path, bytes, a binary file object or a ``data:`` URI."""
+
+
+@dataclass(frozen=True)
+class UploadFileOptions:
+    """Options of one upload: the name and content type to record, and its visibility."""
+
+    filename: str | None = None
+    content_type: str | None = None
+    public: bool | None = None
+
+
+class _Prepared:
+    """A resolved upload: metadata plus a way to read the bytes (possibly more than once)."""
+
+    __slots__ = ("content_type", "data", "file", "filename", "label", "path", "size")
+
+    def __init__(
+        self,
+        *,
+        label: str,
+        filename: str,
+        content_type: str,
+        size: int | None,
+        path: str | None = None,
+        data: bytes | None = None,
+        file: IO[bytes] | None = None,
+    ) -> None:
+        self.label = label
+        self.filename = filename
+        self.content_type = content_type
+        self.size = size
+        self.path = path
+        self.data = data
+        self.file = file
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.data is not None:
+            view = memoryview(self.data)
+            for start in range(0, len(view), CHUNK_SIZE):
+                yield bytes(view[start : start + CHUNK_SIZE])
+            return
+        if self.path is not None:
+            with open(self.path, "rb") as handle:
+                while chunk := handle.read(CHUNK_SIZE):
+                    yield chunk
+            return
+        assert self.file is not None
+        while chunk := self.file.read(CHUNK_SIZE):
+            yield chunk
+
+
+def _guess_type(filename: str) -> str:
+    return mimetypes.guess_type(filename, strict=False)[0] or _OCTET
+
+
+def _decode_data_uri(uri: str) -> tuple[bytes, str]:
+    header, sep, payload = uri[5:].partition(",")
+    if not sep:
+        raise InvalidInputError("data URI has no ',' separating the header from the data")
+    params = header.split(";")
+    media = params[0] or "text/plain"
+    if "base64" in params[1:]:
+        text = payload.strip().replace("-", "+").replace("_", "/")
+        text += "=" * (-len(text) % 4)
+        try:
+            return base64.b64decode(text, validate=True), media
+        except (binascii.Error, ValueError):
+            raise InvalidInputError("data URI has invalid base64 data") from None
+    return urllib.parse.unquote_to_bytes(payload), media
+
+
+def prepare_upload(source: Any, options: UploadFileOptions | None = None) -> _Prepared:
+    """Resolve an upload source and its metadata; refuse bad sources before any request."""
+    options = options or UploadFileOptions()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(cast("bytes", source))
+        filename = options.filename or "file"
+        return _Prepared(
+            label=filename,
+            filename=filename,
+            content_type=options.content_type or _OCTET,
+            size=len(data),
+            data=data,
+        )
+    if isinstance(source, str) and source.startswith("data:"):
+        data, media = _decode_data_uri(source)
+        extension = mimetypes.guess_extension(media) or ""
+        filename = options.filename or f"file{extension}"
+        return _Prepared(
+            label=filename,
+            filename=filename,
+            content_type=options.content_type or media,
+            size=len(data),
+            data=data,
+        )
+    if isinstance(source, (str, PurePath, os.PathLike)):
+        path = os.fspath(cast("str", source))
+        return _prepare_path(path, options)
+    if hasattr(source, "read"):
+        return _prepare_file_object(source, options)
+    raise InvalidInputError(
+        f"cannot upload a {type(source).__name__}: expected a path, bytes, a binary file object "
+        "or a data: URI"
+    )
+
+
+def _prepare_path(path: str, options: UploadFileOptions) -> _Prepared:
+    if os.path.isdir(path):
+        raise InvalidInputError(f"{path!r} is a directory; only regular files can be uploaded")
+    if not os.path.isfile(path):
+        raise InvalidInputError(f"{path!r}: no such file")
+    filename = options.filename or os.path.basename(path)
+    return _Prepared(
+        label=path,
+        filename=filename,
+        content_type=options.content_type or _guess_type(filename),
+        size=os.path.getsize(path),
+        path=path,
+    )
+
+
+def _prepare_file_object(handle: Any, options: UploadFileOptions) -> _Prepared:
+    if isinstance(handle, io.TextIOBase):
+        raise InvalidInputError("file objects must be opened in binary mode ('rb')")
+    name = getattr(handle, "name", None)
+    filename = options.filename or (os.path.basename(name) if isinstance(name, str) else "file")
+    size: int | None = None
+    try:
+        if handle.seekable():
+            position = handle.tell()
+            size = handle.seek(0, os.SEEK_END) - position
+            handle.seek(position)
+    except (AttributeError, OSError, ValueError):
+        size = None
+    return _Prepared(
+        label=name if isinstance(name, str) else filename,
+        filename=filename,
+        content_type=options.content_type or _guess_type(filename),
+        size=size,
+        file=handle,
+    )
+
+
+def _create_request(prepared: _Prepared, options: UploadFileOptions | None) -> Any:
+    from inferencesh._generated.models import FileCreateRequest, PartialFile
+
+    partial: dict[str, Any] = {
+        "uri": "",
+        "filename": prepared.filename,
+        "content_type": prepared.content_type,
+    }
+    if prepared.size is not None:
+        partial["size"] = prepared.size
+    if options is not None and options.public is not None:
+        partial["public"] = options.public
+    return FileCreateRequest.model_validate({"files": [PartialFile.model_validate(partial)]})
+
+
+def _put_headers(prepared: _Prepared) -> dict[str, str]:
+    headers = {"Content-Type": prepared.content_type}
+    if prepared.size is not None:
+        # Presigned object-store URLs refuse chunked uploads: send the length up front.
+        headers["Content-Length"] = str(prepared.size)
+    return headers
+
+
+def _upload_record(records: list[FileDTO], prepared: _Prepared) -> FileDTO:
+    if not records:
+        raise FileUploadError(
+            f"uploading {prepared.label!r}: the server returned no file record",
+            filename=prepared.label,
+        )
+    record = records[0]
+    if not record.get("upload_url"):
+        raise FileUploadError(
+            f"uploading {prepared.label!r}: the server returned no upload URL",
+            filename=prepared.label,
+        )
+    return record
+
+
+def _progress_reporter(
+    progress: ProgressCallback | bool | None, prepared: _Prepared
+) -> tuple[ProgressCallback | None, Callable[[], None]]:
+    """The callback to call per chunk, and a closer (for the optional tqdm bar)."""
+    if progress is True:
+        try:
+            tqdm: Any = importlib.import_module("tqdm").tqdm
+        except ImportError:
+            logger.info("progress=True needs tqdm (pip install tqdm); uploading without a bar")
+            return None, lambda: None
+        bar: Any = tqdm(total=prepared.size, unit="B", unit_scale=True, desc=prepared.filename)
+        state = {"sent": 0}
+
+        def update(sent: int, total: int | None) -> None:
+            bar.update(sent - state["sent"])
+            state["sent"] = sent
+
+        return update, bar.close
+    if callable(progress):
+        return progress, lambda: None
+    return None, lambda: None
+
+
+def _counting(
+    chunks: Iterator[bytes], callback: ProgressCallback | None, total: int | None
+) -> Iterator[bytes]:
+    sent = 0
+    for chunk in chunks:
+        sent += len(chunk)
+        yield chunk
+        if callback is not None:
+            callback(sent, total)
+
+
+def _failed(prepared: _Prepared, exc: BaseException) -> FileUploadError:
+    return FileUploadError(f"uploading {prepared.label!r} failed: {exc}", filename=prepared.label)
+
+
+def _check_put(prepared: _Prepared, status: int, text: str) -> None:
+    if status >= 300:
+        snippet = " ".join(text.split())[:200]
+        raise FileUploadError(
+            f"uploading {prepared.label!r} failed: the storage answered HTTP {status} {snippet}",
+            filename=prepared.label,
+        )
+
+
+class Files:
+    """``client.files``: upload files and get back their records (use ``record["uri"]``)."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        from inferencesh._generated.endpoints import FilesEndpoints
+
+        self._transport = transport
+        self._endpoints = FilesEndpoints(transport)
+
+    def upload(
+        self,
+        data: UploadSource,
+        options: UploadFileOptions | None = None,
+        *,
+        progress: ProgressCallback | bool | None = None,
+    ) -> FileDTO:
+        """Upload a path, bytes, a binary file object or a ``data:`` URI.
+
+        ``progress`` is a ``(sent, total)`` callback, or ``True`` for a tqdm bar when tqdm is
+        installed. Example: ``client.files.upload("photo.png")["uri"]``.
+        """
+        return self._upload(prepare_upload(data, options), options, progress)
+
+    def _upload(
+        self,
+        prepared: _Prepared,
+        options: UploadFileOptions | None,
+        progress: ProgressCallback | bool | None = None,
+    ) -> FileDTO:
+        try:
+            records = self._endpoints.create(_create_request(prepared, options))
+            record = _upload_record(records, prepared)
+            callback, close = _progress_reporter(progress, prepared)
+            try:
+                response = self._transport.put_upload(
+                    str(record.get("upload_url")),
+                    _counting(prepared.chunks(), callback, prepared.size),
+                    _put_headers(prepared),
+                )
+            finally:
+                close()
+            _check_put(prepared, response.status_code, response.text)
+        except FileUploadError:
+            raise
+        except (InferenceError, OSError) as exc:
+            raise _failed(prepared, exc) from exc
+        return record
+
+    def upload_many(self, items: list[tuple[_Prepared, UploadFileOptions | None]]) -> list[str]:
+        """Upload several prepared files concurrently; return their URIs in order."""
+        if len(items) == 1:
+            return [_uri(self._upload(*items[0]), items[0][0])]
+        with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL_UPLOADS, len(items))) as pool:
+
+            def one(item: tuple[_Prepared, UploadFileOptions | None]) -> FileDTO:
+                return self._upload(item[0], item[1])
+
+            records = list(pool.map(one, items))
+        return [_uri(record, item[0]) for record, item in zip(records, items, strict=False)]
+
+
+class AsyncFiles:
+    """``client.files`` of the async client."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        from inferencesh._generated.endpoints import AsyncFilesEndpoints
+
+        self._transport = transport
+        self._endpoints = AsyncFilesEndpoints(transport)
+
+    async def upload(
+        self,
+        data: UploadSource,
+        options: UploadFileOptions | None = None,
+        *,
+        progress: ProgressCallback | bool | None = None,
+    ) -> FileDTO:
+        """Upload a path, bytes, a binary file object or a ``data:`` URI (see ``Files.upload``)."""
+        return await self._upload(prepare_upload(data, options), options, progress)
+
+    async def _upload(
+        self,
+        prepared: _Prepared,
+        options: UploadFileOptions | None,
+        progress: ProgressCallback | bool | None = None,
+    ) -> FileDTO:
+        try:
+            records = await self._endpoints.create(_create_request(prepared, options))
+            record = _upload_record(records, prepared)
+            callback, close = _progress_reporter(progress, prepared)
+            try:
+                response = await self._transport.put_upload(
+                    str(record.get("upload_url")),
+                    _async_chunks(_counting(prepared.chunks(), callback, prepared.size)),
+                    _put_headers(prepared),
+                )
+            finally:
+                close()
+            _check_put(prepared, response.status_code, response.text)
+        except FileUploadError:
+            raise
+        except (InferenceError, OSError) as exc:
+            raise _failed(prepared, exc) from exc
+        return record
+
+    async def upload_many(
+        self, items: list[tuple[_Prepared, UploadFileOptions | None]]
+    ) -> list[str]:
+        """Upload several prepared files concurrently; return their URIs in order."""
+        limiter = asyncio.Semaphore(_MAX_PARALLEL_UPLOADS)
+
+        async def one(item: tuple[_Prepared, UploadFileOptions | None]) -> str:
+            async with limiter:
+                return _uri(await self._upload(*item), item[0])
+
+        return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    # Disk reads happen in a worker thread so a large file never blocks the event loop.
+    sentinel = b""
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, sentinel)
+        if chunk is sentinel or not chunk:
+            return
+        yield chunk
+
+
+def _uri(record: FileDTO, prepared: _Prepared) -> str:
+    uri = record.get("uri")
+    if not isinstance(uri, str) or not uri:
+        raise FileUploadError(
+            f"uploading {prepared.label!r}: the server returned no uri", filename=prepared.label
+        )
+    return uri
+
+
+# Automatic upload of task inputs.
+
+
+class _Upload:
+    """A placeholder for a value that will be replaced by the URI of its upload."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+class InputPlan:
+    """Task input with upload targets replaced by placeholders; validated as JSON."""
+
+    def __init__(self, value: Any, uploads: list[tuple[_Prepared, UploadFileOptions | None]]):
+        self.value = value
+        self.uploads = uploads
+
+    def fill(self, uris: list[str]) -> Any:
+        """The input with every placeholder replaced by its URI."""
+        return _fill(self.value, uris) if self.uploads else self.value
+
+
+def plan_input(value: Any, *, upload_files: bool, where: str = "input") -> InputPlan:
+    """Check that ``value`` is JSON and find the files to upload; raise before any request."""
+    uploads: list[tuple[_Prepared, UploadFileOptions | None]] = []
+    seen: dict[str, int] = {}
+    planned = _plan(value, where, upload_files, uploads, seen, 0)
+    return InputPlan(planned, uploads)
+
+
+_MAX_DEPTH = 64
+
+
+def _plan(
+    value: Any,
+    where: str,
+    upload: bool,
+    uploads: list[tuple[_Prepared, UploadFileOptions | None]],
+    seen: dict[str, int],
+    depth: int,
+) -> Any:
+    if depth > _MAX_DEPTH:
+        raise InvalidInputError(f"{where}: nested deeper than {_MAX_DEPTH} levels")
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{where}: {value!r} is not valid JSON")
+        return value
+    if isinstance(value, str):
+        if upload and _is_upload_string(value):
+            return _target(value, value, None, uploads, seen)
+        return value
+    if isinstance(value, Mapping):
+        result: dict[str, Any] = {}
+        for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
+            if not isinstance(key, str):
+                raise InvalidInputError(f"{where}: keys must be strings, got {key!r}")
+            result[key] = _plan(item, f"{where}.{key}", upload, uploads, seen, depth + 1)
+        return result
+    if isinstance(value, (list, tuple)):
+        return [
+            _plan(item, f"{where}[{index}]", upload, uploads, seen, depth + 1)
+            for index, item in enumerate(cast("list[Any]", value))
+        ]
+    if upload and isinstance(value, PurePath):
+        path = str(value)
+        if os.path.isdir(path):
+            raise InvalidInputError(
+                f"{where}: {path!r} is a directory; only regular files can be uploaded"
+            )
+        if not os.path.isfile(path):
+            raise InvalidInputError(f"{where}: {path!r}: no such file")
+        return _target(path, path, None, uploads, seen)
+    if upload and _is_app_file(value):
+        return _plan_app_file(value, where, uploads, seen)
+    if hasattr(value, "model_dump"):
+        return _plan(value.model_dump(mode="python"), where, upload, uploads, seen, depth + 1)
+    hint = " (upload_files=False keeps paths and files from being uploaded)" if not upload else ""
+    raise InvalidInputError(
+        f"{where}: a {type(value).__name__} is not JSON serialisable"
+        f"{hint if isinstance(value, PurePath) or _is_app_file(value) else ''}"
+    )
+
+
+def _is_upload_string(value: str) -> bool:
+    if value.startswith("data:"):
+        return True
+    # Cheap filters first: most strings are not paths, and a stat per string is not free.
+    if not value or len(value) > 4096 or "\n" in value or "\x00" in value or "://" in value:
+        return False
+    try:
+        return os.path.isfile(value)
+    except (OSError, ValueError):
+        return False
+
+
+def _is_app_file(value: Any) -> bool:
+    cls = cast("type[object]", type(value))
+    return cls.__name__ == "File" and cls.__module__.startswith("inferencesh")
+
+
+def _plan_app_file(
+    value: Any,
+    where: str,
+    uploads: list[tuple[_Prepared, UploadFileOptions | None]],
+    seen: dict[str, int],
+) -> Any:
+    path = getattr(value, "path", None)
+    uri = getattr(value, "uri", None)
+    options = UploadFileOptions(
+        filename=getattr(value, "filename", None), content_type=getattr(value, "content_type", None)
+    )
+    if isinstance(path, str) and path:
+        if os.path.isdir(path):
+            raise InvalidInputError(f"{where}: File path {path!r} is a directory")
+        if os.path.isfile(path):
+            return _target(path, path, options, uploads, seen)
+    if isinstance(uri, str) and uri:
+        if uri.startswith("data:"):
+            return _target(uri, uri, options, uploads, seen)
+        if "://" in uri:
+            return uri
+        if os.path.isfile(uri):
+            return _target(uri, uri, options, uploads, seen)
+    raise InvalidInputError(f"{where}: File has no existing local path and no remote uri")
+
+
+def _target(
+    key: str,
+    source: str,
+    options: UploadFileOptions | None,
+    uploads: list[tuple[_Prepared, UploadFileOptions | None]],
+    seen: dict[str, int],
+) -> _Upload:
+    index = seen.get(key)
+    if index is None:
+        index = len(uploads)
+        uploads.append((prepare_upload(source, options), options))
+        seen[key] = index
+    return _Upload(index)
+
+
+def _fill(value: Any, uris: list[str]) -> Any:
+    if isinstance(value, _Upload):
+        return uris[value.index]
+    if isinstance(value, dict):
+        return {key: _fill(item, uris) for key, item in value.items()}  # pyright: ignore
+    if isinstance(value, list):
+        return [_fill(item, uris) for item in value]  # pyright: ignore
+    return value

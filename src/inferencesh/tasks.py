@@ -1,0 +1,641 @@
+"""``client.tasks``: run apps as tasks, wait for them, stream their updates.
+
+The wire calls (``POST /apps/run``, ``GET /tasks/{id}``, cancel) go through the generated endpoint
+classes; this module adds input checks, automatic file upload, waiting and streaming.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast, overload
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from inferencesh._errors import InvalidInputError, TaskFailedError, WaitTimeoutError
+from inferencesh._generated.endpoints import AsyncTasksEndpoints, TasksEndpoints
+from inferencesh._generated.models import ApiAppRunRequest, TaskDTO, TaskResultDTO, TaskStatus
+from inferencesh._status import parse_status
+from inferencesh._streaming import (
+    StreamOptions,
+    TaskStreamMachine,
+    aiter_task_stream,
+    iter_task_stream,
+)
+from inferencesh.files import AsyncFiles, Files, InputPlan, plan_input
+
+if TYPE_CHECKING:
+    from inferencesh._transport import AsyncTransport, SyncTransport, TransportConfig
+
+__all__ = ["AsyncTaskStream", "AsyncTasks", "RunParams", "TaskStream", "Tasks"]
+
+RunParams = ApiAppRunRequest | Mapping[str, Any]
+"""``POST /apps/run`` parameters: the documented dict or the generated request model."""
+
+MAX_SESSION_TIMEOUT = 3600
+
+
+def _params_dict(params: Any) -> dict[str, Any]:
+    if isinstance(params, BaseModel):
+        return params.model_dump(mode="python", by_alias=True, exclude_unset=True)
+    if isinstance(params, Mapping):
+        return dict(params)  # pyright: ignore[reportUnknownArgumentType]
+    raise InvalidInputError(
+        f"params must be a dict or an ApiAppRunRequest, got {type(params).__name__}"
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_session_options(session: Any, session_timeout: Any) -> None:
+    """Refuse bad ``session`` / ``session_timeout`` values before anything is sent."""
+    if session is not None and (not isinstance(session, str) or not session.strip()):
+        raise InvalidInputError(f'session must be "new" or an existing session id, got {session!r}')
+    if session_timeout is None:
+        return
+    if not _is_int(session_timeout):
+        raise InvalidInputError(
+            "session_timeout must be an int number of seconds from 1 to "
+            f"{MAX_SESSION_TIMEOUT}, got {session_timeout!r}"
+        )
+    if not 1 <= session_timeout <= MAX_SESSION_TIMEOUT:
+        raise InvalidInputError(
+            f"session_timeout must be from 1 to {MAX_SESSION_TIMEOUT} seconds, "
+            f"got {session_timeout}"
+        )
+    if session != "new":
+        raise InvalidInputError(
+            f'session_timeout is only allowed with session="new" (got session={session!r})'
+        )
+
+
+class _RunPlan:
+    """A checked run request whose input may still hold files to upload."""
+
+    def __init__(self, request: ApiAppRunRequest, input_plan: InputPlan, has_input: bool) -> None:
+        self.request = request
+        self.input_plan = input_plan
+        self.has_input = has_input
+
+    def body(self, uris: list[str]) -> ApiAppRunRequest:
+        if not self.has_input:
+            return self.request
+        return self.request.model_copy(update={"input": self.input_plan.fill(uris)})
+
+
+def plan_run(params: Any, *, upload_files: bool) -> _RunPlan:
+    """Check run parameters and plan their uploads; raise ``InvalidInputError`` before sending."""
+    values = _params_dict(params)
+    app = values.get("app")
+    if app is None and not values.get("app_id"):
+        raise InvalidInputError('params need "app": an app reference like "namespace/name@version"')
+    if app is not None and (not isinstance(app, str) or not app.strip()):
+        raise InvalidInputError(f"app must be a non-empty app reference string, got {app!r}")
+    function = values.get("function")
+    if function is not None and (not isinstance(function, str) or not function.strip()):
+        raise InvalidInputError(f"function must be a non-empty string, got {function!r}")
+    check_session_options(values.get("session"), values.get("session_timeout"))
+    has_input = "input" in values
+    input_plan = plan_input(values.pop("input", None), upload_files=upload_files)
+    setup = values.get("setup")
+    if setup is not None:
+        values["setup"] = plan_input(setup, upload_files=False, where="setup").value
+    try:
+        request = ApiAppRunRequest.model_validate(values)
+    except ValidationError as exc:
+        raise InvalidInputError(_validation_message(exc)) from None
+    return _RunPlan(request, input_plan, has_input)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    problems: list[str] = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error["loc"]) or "params"
+        problems.append(f"{where}: {error['msg']}")
+    return "invalid run parameters: " + "; ".join(problems)
+
+
+def task_outcome(task: TaskDTO) -> TaskDTO:
+    """The task if it completed; ``TaskFailedError`` if it failed, was cancelled or rejected."""
+    status = parse_status(task.get("status"))
+    name = status.name if status is not None else "UNKNOWN"
+    if name == "COMPLETED":
+        return task
+    error = task.get("error")
+    detail = error if isinstance(error, str) and error else None
+    task_id = task.get("id")
+    if name == "FAILED":
+        message = detail or "task failed"
+    elif name == "CANCELLED":
+        message = "task cancelled"
+    elif name == "REJECTED":
+        message = f"task rejected: {detail}" if detail else "task rejected"
+    else:
+        message = f"task ended with status {name}"
+    raise TaskFailedError(f"{message} (task {task_id})", task=task)
+
+
+def _stream_options(
+    config: TransportConfig,
+    auto_reconnect: bool,
+    max_reconnects: int,
+    reconnect_delay_ms: int,
+    sse: bool = False,
+) -> StreamOptions:
+    if not _is_int(max_reconnects) or max_reconnects < 0:
+        raise InvalidInputError(f"max_reconnects must be an int >= 0, got {max_reconnects!r}")
+    if not _is_int(reconnect_delay_ms) or reconnect_delay_ms < 0:
+        raise InvalidInputError(
+            f"reconnect_delay_ms must be an int >= 0, got {reconnect_delay_ms!r}"
+        )
+    return StreamOptions(
+        auto_reconnect=auto_reconnect,
+        max_reconnects=max_reconnects,
+        reconnect_delay_ms=reconnect_delay_ms,
+        idle_timeout=config.stream_idle_timeout,
+        sse=sse,
+    )
+
+
+def _check_timeout(timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    if not _is_number(timeout) or timeout <= 0:
+        raise InvalidInputError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    return time.monotonic() + timeout
+
+
+def _to_task(state: dict[str, Any]) -> TaskDTO:
+    try:
+        return TaskDTO.model_validate(state)
+    except ValidationError:
+        # A slim stream update (e.g. a delta before the first snapshot) lacks fields a full task
+        # has; hand it out as it came rather than failing the stream.
+        fields = dict(state)
+        fields["status"] = parse_status(fields.get("status")) or TaskStatus.UNKNOWN
+        return TaskDTO.model_construct(**fields)
+
+
+_ADAPTERS: dict[str, TypeAdapter[Any] | None] = {}
+
+
+def _field_adapter(name: str) -> TypeAdapter[Any] | None:
+    """A validator for one ``TaskDTO`` field (``None`` for ``Any`` fields and extras)."""
+    if name not in _ADAPTERS:
+        adapter: TypeAdapter[Any] | None = None
+        field = TaskDTO.model_fields.get(name)
+        if field is not None and field.alias in (None, name) and field.annotation is not Any:
+            annotation: Any = field.annotation
+            if field.metadata:
+                params = (annotation, *field.metadata)
+                annotation = cast(Any, Annotated)[params]
+            adapter = TypeAdapter(annotation)
+        _ADAPTERS[name] = adapter
+    return _ADAPTERS[name]
+
+
+def _replace(task: TaskDTO, update: dict[str, Any]) -> TaskDTO:
+    """``task.model_copy(update=update)`` for validated values, minus its generic overhead."""
+    cls = type(task)
+    fields = cls.__pydantic_fields__
+    values = task.__dict__.copy()
+    extra = dict(task.__pydantic_extra__) if task.__pydantic_extra__ is not None else None
+    for key, value in update.items():
+        if key in fields or extra is None:
+            values[key] = value
+        else:
+            extra[key] = value
+    new = cls.__new__(cls)
+    object.__setattr__(new, "__dict__", values)
+    object.__setattr__(new, "__pydantic_extra__", extra)
+    object.__setattr__(new, "__pydantic_fields_set__", task.__pydantic_fields_set__ | update.keys())
+    object.__setattr__(new, "__pydantic_private__", task.__pydantic_private__)
+    return new
+
+
+class _TaskBuilder:
+    """Turns successive stream states into ``TaskDTO``s, validating only what changed.
+
+    The machine tells which fields a partial update or a delta changed; the previous model is
+    copied with just those validated. A full snapshot, or a value that fails on its own, takes
+    the full validation path.
+    """
+
+    def __init__(self) -> None:
+        self._state: dict[str, Any] | None = None
+        self._task: TaskDTO | None = None
+
+    def __call__(self, state: dict[str, Any]) -> TaskDTO:
+        previous, task = self._state, self._task
+        self._state = state
+        self._task = None
+        changed: frozenset[str] | None = getattr(state, "changed", None)
+        if previous is not None and task is not None and changed is not None:
+            update: dict[str, Any] = {}
+            try:
+                for key in changed:
+                    value = state.get(key)
+                    adapter = _ADAPTERS[key] if key in _ADAPTERS else _field_adapter(key)
+                    update[key] = value if adapter is None else adapter.validate_python(value)
+            except ValidationError:
+                pass
+            else:
+                self._task = _replace(task, update)
+        if self._task is None:
+            self._task = _to_task(state)
+        return self._task
+
+
+def _state(task: TaskDTO) -> dict[str, Any]:
+    return task.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def _check_task_id(task_id: Any) -> str:
+    if not isinstance(task_id, str) or not task_id.strip() or "/" in task_id:
+        raise InvalidInputError(f"task_id must be a task id string, got {task_id!r}")
+    return task_id
+
+
+class TaskStream:
+    """Typed task updates, until the task ends. Use it as a context manager to close early.
+
+    ``result`` is the last update received (the final task once the stream is exhausted).
+    """
+
+    def __init__(self, updates: Iterator[dict[str, Any]]) -> None:
+        self._updates = updates
+        self._build = _TaskBuilder()
+        self.result: TaskDTO | None = None
+
+    def __iter__(self) -> TaskStream:
+        return self
+
+    def __next__(self) -> TaskDTO:
+        task = self._build(next(self._updates))
+        self.result = task
+        return task
+
+    def close(self) -> None:
+        """Stop reading and close the connection."""
+        close = getattr(self._updates, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> TaskStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncTaskStream:
+    """Async twin of :class:`TaskStream`."""
+
+    def __init__(self, updates: AsyncIterator[dict[str, Any]]) -> None:
+        self._updates = updates
+        self._build = _TaskBuilder()
+        self.result: TaskDTO | None = None
+
+    def __aiter__(self) -> AsyncTaskStream:
+        return self
+
+    async def __anext__(self) -> TaskDTO:
+        task = self._build(await self._updates.__anext__())
+        self.result = task
+        return task
+
+    async def close(self) -> None:
+        """Stop reading and close the connection."""
+        aclose = getattr(self._updates, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def __aenter__(self) -> AsyncTaskStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class Tasks:
+    """``client.tasks``: run, get, cancel, wait for and stream tasks."""
+
+    def __init__(self, transport: SyncTransport, files: Files) -> None:
+        self._transport = transport
+        self._files = files
+        self._endpoints = TasksEndpoints(transport)
+
+    @overload
+    def run(
+        self,
+        params: RunParams,
+        *,
+        wait: bool = ...,
+        stream: Literal[True],
+        auto_reconnect: bool = ...,
+        max_reconnects: int = ...,
+        reconnect_delay_ms: int = ...,
+        upload_files: bool = ...,
+    ) -> TaskStream: ...
+
+    @overload
+    def run(
+        self,
+        params: RunParams,
+        *,
+        wait: Literal[False],
+        stream: Literal[False] = ...,
+        auto_reconnect: bool = ...,
+        max_reconnects: int = ...,
+        reconnect_delay_ms: int = ...,
+        upload_files: bool = ...,
+    ) -> TaskResultDTO: ...
+
+    @overload
+    def run(
+        self,
+        params: RunParams,
+        *,
+        wait: Literal[True] = ...,
+        stream: Literal[False] = ...,
+        auto_reconnect: bool = ...,
+        max_reconnects: int = ...,
+        reconnect_delay_ms: int = ...,
+        upload_files: bool = ...,
+    ) -> TaskDTO: ...
+
+    @overload
+    def run(
+        self,
+        params: RunParams,
+        *,
+        wait: bool = ...,
+        stream: bool = ...,
+        auto_reconnect: bool = ...,
+        max_reconnects: int = ...,
+        reconnect_delay_ms: int = ...,
+        upload_files: bool = ...,
+    ) -> TaskDTO | TaskResultDTO | TaskStream: ...
+
+    def run(
+        self,
+        params: RunParams,
+        *,
+        wait: bool = True,
+        stream: bool = False,
+        auto_reconnect: bool = True,
+        max_reconnects: int = 5,
+        reconnect_delay_ms: int = 1000,
+        upload_files: bool = True,
+    ) -> TaskDTO | TaskResultDTO | TaskStream:
+        """Run an app: the completed task (``wait=True``), the created task (``wait=False``)
+        or an iterator of typed updates (``stream=True``).
+
+        ``client.tasks.run({"app": "infsh/echo", "input": {"text": "hi"}})["output"]``.
+        Raises ``TaskFailedError`` (a ``RuntimeError``) when a waited-for task fails.
+        """
+        options = _stream_options(
+            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms
+        )
+        plan = plan_run(params, upload_files=upload_files)
+        uris = self._files.upload_many(plan.input_plan.uploads) if plan.input_plan.uploads else []
+        created = self._endpoints.run(plan.body(uris))
+        if stream:
+            return TaskStream(self._updates(created.id, options))
+        if not wait:
+            return created
+        return self._wait(created.id, options, None)
+
+    def get(self, task_id: str) -> TaskDTO:
+        """The current state of a task."""
+        return self._endpoints.get(_check_task_id(task_id))
+
+    def cancel(self, task_id: str) -> None:
+        """Ask the server to cancel a task."""
+        self._endpoints.cancel(_check_task_id(task_id))
+
+    def wait_for_completion(
+        self,
+        task_id: str,
+        *,
+        timeout: float | None = None,
+        auto_reconnect: bool = True,
+        max_reconnects: int = 5,
+        reconnect_delay_ms: int = 1000,
+    ) -> TaskDTO:
+        """Wait until the task ends; return it if completed, else raise ``TaskFailedError``.
+
+        With ``timeout`` (seconds) raise ``WaitTimeoutError`` when the task is still running then.
+        """
+        options = _stream_options(
+            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms
+        )
+        return self._wait(_check_task_id(task_id), options, _check_timeout(timeout))
+
+    def stream(
+        self,
+        task_id: str,
+        *,
+        auto_reconnect: bool = True,
+        max_reconnects: int = 5,
+        reconnect_delay_ms: int = 1000,
+        sse: bool = False,
+    ) -> TaskStream:
+        """Stream typed updates of an existing task: ``with client.tasks.stream(id) as s: ...``."""
+        options = _stream_options(
+            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms, sse
+        )
+        return TaskStream(self._updates(_check_task_id(task_id), options))
+
+    def _get_state(self, task_id: str) -> dict[str, Any]:
+        return _state(self._endpoints.get(task_id))
+
+    def _updates(
+        self, task_id: str, options: StreamOptions, deadline: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        machine = TaskStreamMachine(sse=options.sse)
+        return iter_task_stream(
+            self._transport, task_id, options, self._get_state, machine, deadline
+        )
+
+    def _wait(self, task_id: str, options: StreamOptions, deadline: float | None) -> TaskDTO:
+        last: dict[str, Any] | None = None
+        updates = self._updates(task_id, options, deadline)
+        try:
+            for state in updates:
+                last = state
+        finally:
+            updates.close()  # type: ignore[attr-defined]
+        if last is None or not TaskStreamMachine.is_terminal(last):
+            task = self._endpoints.get(task_id)
+            if not TaskStreamMachine.is_terminal(_state(task)):
+                raise WaitTimeoutError(f"task {task_id} did not finish before the timeout")
+            return task_outcome(task)
+        return task_outcome(_to_task(last))
+
+
+class AsyncTasks:
+    """``client.tasks`` of the async client: the same methods, awaited."""
+
+    def __init__(self, transport: AsyncTransport, files: AsyncFiles) -> None:
+        self._transport = transport
+        self._files = files
+        self._endpoints = AsyncTasksEndpoints(transport)
+
+    @overload
+    async def run(
+        self,
+        params: RunParams,
+        *,
+        wait: bool = ...,
+        stream: Literal[True],
+        auto_reconnect: bool = ...,
+        max_reconnects: int = ...,
+        reconnect_delay_ms: int = ...,
+        upload_files: bool = ...,
+    ) -> AsyncTaskStream: ...
+
+    @overload
+    async def run(
+        self,
+        params: RunParams,
+        *,
+        wait: Literal[False],
+        stream: Literal[False] = ...,
+        auto_reconnect: bool = ...,
+        max_reconnects: int = ...,
+        reconnect_delay_ms: int = ...,
+        upload_files: bool = ...,
+    ) -> TaskResultDTO: ...
+
+    @overload
+    async def run(
+        self,
+        params: RunParams,
+        *,
+        wait: Literal[True] = ...,
+        stream: Literal[False] = ...,
+        auto_reconnect: bool = ...,
+        max_reconnects: int = ...,
+        reconnect_delay_ms: int = ...,
+        upload_files: bool = ...,
+    ) -> TaskDTO: ...
+
+    @overload
+    async def run(
+        self,
+        params: RunParams,
+        *,
+        wait: bool = ...,
+        stream: bool = ...,
+        auto_reconnect: bool = ...,
+        max_reconnects: int = ...,
+        reconnect_delay_ms: int = ...,
+        upload_files: bool = ...,
+    ) -> TaskDTO | TaskResultDTO | AsyncTaskStream: ...
+
+    async def run(
+        self,
+        params: RunParams,
+        *,
+        wait: bool = True,
+        stream: bool = False,
+        auto_reconnect: bool = True,
+        max_reconnects: int = 5,
+        reconnect_delay_ms: int = 1000,
+        upload_files: bool = True,
+    ) -> TaskDTO | TaskResultDTO | AsyncTaskStream:
+        """Run an app (see ``Tasks.run``); with ``stream=True`` await it, then ``async for``."""
+        options = _stream_options(
+            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms
+        )
+        plan = plan_run(params, upload_files=upload_files)
+        uploads = plan.input_plan.uploads
+        uris = await self._files.upload_many(uploads) if uploads else []
+        created = await self._endpoints.run(plan.body(uris))
+        if stream:
+            return AsyncTaskStream(self._updates(created.id, options))
+        if not wait:
+            return created
+        return await self._wait(created.id, options, None)
+
+    async def get(self, task_id: str) -> TaskDTO:
+        """The current state of a task."""
+        return await self._endpoints.get(_check_task_id(task_id))
+
+    async def cancel(self, task_id: str) -> None:
+        """Ask the server to cancel a task."""
+        await self._endpoints.cancel(_check_task_id(task_id))
+
+    async def wait_for_completion(
+        self,
+        task_id: str,
+        *,
+        timeout: float | None = None,
+        auto_reconnect: bool = True,
+        max_reconnects: int = 5,
+        reconnect_delay_ms: int = 1000,
+    ) -> TaskDTO:
+        """Wait until the task ends (see ``Tasks.wait_for_completion``)."""
+        options = _stream_options(
+            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms
+        )
+        return await self._wait(_check_task_id(task_id), options, _check_timeout(timeout))
+
+    def stream(
+        self,
+        task_id: str,
+        *,
+        auto_reconnect: bool = True,
+        max_reconnects: int = 5,
+        reconnect_delay_ms: int = 1000,
+        sse: bool = False,
+    ) -> AsyncTaskStream:
+        """Stream typed updates of a task: ``async with client.tasks.stream(id) as s: ...``."""
+        options = _stream_options(
+            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms, sse
+        )
+        return AsyncTaskStream(self._updates(_check_task_id(task_id), options))
+
+    async def _get_state(self, task_id: str) -> dict[str, Any]:
+        return _state(await self._endpoints.get(task_id))
+
+    def _updates(
+        self, task_id: str, options: StreamOptions, deadline: float | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        machine = TaskStreamMachine(sse=options.sse)
+        return aiter_task_stream(
+            self._transport, task_id, options, self._get_state, machine, deadline
+        )
+
+    async def _wait(self, task_id: str, options: StreamOptions, deadline: float | None) -> TaskDTO:
+        last: dict[str, Any] | None = None
+        updates = self._updates(task_id, options, deadline)
+        try:
+            async for state in updates:
+                last = state
+        finally:
+            await updates.aclose()  # type: ignore[attr-defined]
+        if last is None or not TaskStreamMachine.is_terminal(last):
+            task = await self._endpoints.get(task_id)
+            if not TaskStreamMachine.is_terminal(_state(task)):
+                raise WaitTimeoutError(f"task {task_id} did not finish before the timeout")
+            return task_outcome(task)
+        return task_outcome(_to_task(last))

@@ -1,0 +1,51 @@
+"""Every public sync call has an async twin with the same name and parameters."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from inferencesh import (
+    AsyncInference,
+    AsyncSession,
+    AsyncTaskStream,
+    Inference,
+    Session,
+    TaskStream,
+)
+from inferencesh.files import AsyncFiles, Files
+from inferencesh.sessions import AsyncSessions, Sessions
+from inferencesh.tasks import AsyncTasks, Tasks
+
+PAIRS = [
+    (Inference, AsyncInference),
+    (Tasks, AsyncTasks),
+    (Files, AsyncFiles),
+    (Sessions, AsyncSessions),
+    (Session, AsyncSession),
+    (TaskStream, AsyncTaskStream),
+]
+
+
+def public(cls: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in inspect.getmembers(cls)
+        if not name.startswith("_") and callable(member)
+    }
+
+
+@pytest.mark.parametrize(("sync", "async_"), PAIRS, ids=[p[0].__name__ for p in PAIRS])
+def test_async_twin_has_the_same_methods_and_parameters(sync: type, async_: type) -> None:
+    sync_methods, async_methods = public(sync), public(async_)
+    assert sync_methods.keys() == async_methods.keys()
+    for name, signature in sync_methods.items():
+        assert list(signature.parameters) == list(async_methods[name].parameters), name
+        for param, value in signature.parameters.items():
+            assert value.default == async_methods[name].parameters[param].default, (name, param)
+
+
+def test_namespaces_and_properties_match() -> None:
+    for name in ("tasks", "files", "sessions", "base_url", "max_retries"):
+        assert hasattr(Inference, name) and hasattr(AsyncInference, name)
