@@ -1,0 +1,29 @@
+"""Run every benchmark in bench/, one after the other (what `make bench` does).
+
+Each script prints its own figures; ratios are always against raw httpx in the same run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = ["bench_codegen.py", "bench_runtime_echo.py", "bench_client.py"]
+
+
+def main() -> int:
+    failed = []
+    for script in SCRIPTS:
+        print(f"== {script}", flush=True)
+        if subprocess.run([sys.executable, str(HERE / script)], check=False).returncode != 0:
+            failed.append(script)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

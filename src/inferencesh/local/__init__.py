@@ -1,0 +1,38 @@
+"""The local runtime: the inference.sh HTTP API served on loopback, with apps in worker processes.
+
+Needs the ``server`` extra (starlette, uvicorn). From a shell::
+
+    inferencesh serve --app mypkg.apps:MyApp --apps ./my-apps --port 8765
+
+In-process (tests, scripts)::
+
+    from inferencesh.local import LocalRuntime
+
+    with LocalRuntime(apps=[("me/my-app", MyApp)]) as rt:
+        client = inference(api_key="inf_local", base_url=rt.base_url)
+        client.tasks.run({"app": "me/my-app", "input": {...}})
+
+Built-in apps: ``infsh/echo``, ``infsh/stream``, ``infsh/file``, ``infsh/slow``, ``infsh/fail``,
+``infsh/counter``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inferencesh.local._registry import AppSpec as AppSpec
+    from inferencesh.local._runtime import LocalRuntime as LocalRuntime
+
+__all__ = ["AppSpec", "LocalRuntime"]
+
+# Worker processes import this package for the built-in apps; they must not pay for the server.
+_LAZY = {"LocalRuntime": "inferencesh.local._runtime", "AppSpec": "inferencesh.local._registry"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'inferencesh.local' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

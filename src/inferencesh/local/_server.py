@@ -1,0 +1,287 @@
+"""The HTTP face of the runtime: the platform's routes, envelopes and errors, on starlette."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from inferencesh.local._engine import END, Engine
+from inferencesh.local._errors import ApiError, problem_body
+
+__all__ = ["create_app"]
+
+_JSON_BODY_LIMIT = 64 * 1024 * 1024
+_NDJSON = "application/x-ndjson"
+_SSE = "text/event-stream"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, code, detail, **extra),
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        # Unset optional fields are left out: the spec types them as absent, not null.
+        return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    if isinstance(value, list):
+        return [_dump(item) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
+def _ok(payload: Any = None) -> JSONResponse:
+    return JSONResponse({"data": _dump(payload), "messages": []})
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+async def _json(request: Request, *, optional: bool = False) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > _JSON_BODY_LIMIT:
+        raise ApiError(413, "payload_too_large", "the request body is too large")
+    raw = await request.body()
+    if not raw.strip():
+        if optional:
+            return {}
+        raise ApiError(400, "invalid_request", "a JSON request body is required")
+    try:
+        return json.loads(raw, parse_constant=_not_json)
+    except ValueError:
+        raise ApiError(400, "invalid_request", "the request body is not valid JSON") from None
+
+
+def _route(path: str, **handlers: Handler) -> Route:
+    """One route for several methods, so a 405 lists all of them in ``Allow``."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return Route(path, dispatch, methods=list(handlers))
+
+
+class _Auth:
+    """Bearer API keys: the configured one, or any ``inf_`` key when none is configured."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self.app = app
+        self.api_key = api_key
+
+    @staticmethod
+    def _public(method: str, path: str) -> bool:
+        parts = path.strip("/").split("/")
+        # Upload and download URLs are presigned-style, used without the API key.
+        return len(parts) >= 3 and parts[0] == "files" and parts[2] in ("upload", "content")
+
+    def _allowed(self, header: str) -> bool:
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key:
+            return False
+        if self.api_key is None:
+            return key.startswith("inf_")
+        return hmac.compare_digest(key.encode(), self.api_key.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self._public(scope["method"], scope["path"]):
+            header = ""
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    header = value.decode("latin-1").strip()
+            if not self._allowed(header):
+                response = _problem(401, "unauthorized", "Invalid API key")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(engine: Engine, *, api_key: str | None, heartbeat_interval: float) -> ASGIApp:
+    """The ASGI app of a runtime around ``engine``."""
+
+    async def run_task(request: Request) -> Response:
+        return _ok(engine.create_task(await _json(request)))
+
+    async def get_app(request: Request) -> Response:
+        params = request.path_params
+        return _ok(await engine.get_app(params["namespace"], params["name"]))
+
+    async def get_app_by_id(request: Request) -> Response:
+        return _ok(await engine.get_app_by_id(request.path_params["app_id"]))
+
+    async def delete_app(request: Request) -> Response:
+        engine.delete_app(request.path_params["app_id"])
+        return _ok()
+
+    async def get_task(request: Request) -> Response:
+        return _ok(engine.get_task(request.path_params["task_id"]))
+
+    async def delete_task(request: Request) -> Response:
+        engine.delete_task(request.path_params["task_id"])
+        return _ok()
+
+    async def task_status(request: Request) -> Response:
+        return _ok(engine.task_status(request.path_params["task_id"]))
+
+    async def cancel_task(request: Request) -> Response:
+        await _json(request, optional=True)
+        engine.cancel_task(request.path_params["task_id"])
+        return _ok()
+
+    async def stream_task(request: Request) -> Response:
+        task_id = request.path_params["task_id"]
+        snapshot, queue = engine.subscribe(task_id)
+        sse = _SSE in request.headers.get("accept", "")
+
+        def encode(message: dict[str, Any]) -> bytes:
+            text = json.dumps(message, separators=(",", ":"))
+            return f"data: {text}\n\n".encode() if sse else f"{text}\n".encode()
+
+        heartbeat = b": heartbeat\n\n" if sse else b'{"type":"heartbeat"}\n'
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                yield encode(snapshot)
+                if queue is None:
+                    return
+                while True:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), heartbeat_interval)
+                    except asyncio.TimeoutError:
+                        yield heartbeat
+                        continue
+                    if item is END:
+                        return
+                    yield encode(item)
+            finally:
+                if queue is not None:
+                    engine.unsubscribe(task_id, queue)
+
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(body(), media_type=_SSE if sse else _NDJSON, headers=headers)
+
+    async def task_logs(request: Request) -> Response:
+        task = _dump(engine.get_task(request.path_params["task_id"]))
+        keys = ("status", "events", "logs")
+        return _ok({"task_id": task["id"], **{key: task[key] for key in keys}})
+
+    async def create_files(request: Request) -> Response:
+        return _ok(engine.create_files(await _json(request)))
+
+    async def get_file(request: Request) -> Response:
+        return _ok(engine.get_file(request.path_params["file_id"]))
+
+    async def delete_file(request: Request) -> Response:
+        engine.delete_file(request.path_params["file_id"])
+        return _ok()
+
+    async def upload_file(request: Request) -> Response:
+        params = request.path_params
+        dto, part = engine.begin_upload(params["file_id"], params["token"])
+        limit = engine.config.max_upload_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
+        size = 0
+        try:
+            with part.open("wb") as out:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise ApiError(
+                            413, "payload_too_large", f"uploads are limited to {limit} bytes"
+                        )
+                    out.write(chunk)
+            engine.finish_upload(dto, part, size, request.headers.get("content-type"))
+        finally:
+            part.unlink(missing_ok=True)
+        return Response(status_code=200)
+
+    async def download_file(request: Request) -> Response:
+        path, dto = engine.file_content(request.path_params["file_id"])
+        return FileResponse(
+            path,
+            media_type=dto.content_type or "application/octet-stream",
+            filename=dto.filename,
+            content_disposition_type="inline",
+        )
+
+    async def list_sessions(request: Request) -> Response:
+        return _ok(engine.list_sessions())
+
+    async def get_session(request: Request) -> Response:
+        return _ok(engine.get_session(request.path_params["session_id"]))
+
+    async def end_session(request: Request) -> Response:
+        await engine.end_session(request.path_params["session_id"])
+        return _ok()
+
+    async def keepalive(request: Request) -> Response:
+        return _ok(engine.keepalive(request.path_params["session_id"]))
+
+    async def on_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return _problem(exc.status, exc.code, exc.detail, **exc.extra)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        response = _problem(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # Allow, on 405
+        return response
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        return _problem(500, "internal_error", f"{type(exc).__name__}: {exc}")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncGenerator[None]:
+        await engine.start()
+        try:
+            yield
+        finally:
+            await engine.close()
+
+    routes = [
+        Route("/apps/run", run_task, methods=["POST"]),
+        Route("/apps/{namespace}/{name}", get_app, methods=["GET"]),
+        _route("/apps/{app_id}", GET=get_app_by_id, DELETE=delete_app),
+        _route("/tasks/{task_id}", GET=get_task, DELETE=delete_task),
+        Route("/tasks/{task_id}/status", task_status, methods=["GET"]),
+        Route("/tasks/{task_id}/stream", stream_task, methods=["GET"]),
+        Route("/tasks/{task_id}/cancel", cancel_task, methods=["POST"]),
+        Route("/tasks/{task_id}/logs", task_logs, methods=["GET"]),
+        Route("/files", create_files, methods=["POST"]),
+        _route("/files/{file_id}", GET=get_file, DELETE=delete_file),
+        Route("/files/{file_id}/upload/{token}", upload_file, methods=["PUT"]),
+        Route("/files/{file_id}/content/{name:path}", download_file, methods=["GET"]),
+        Route("/sessions", list_sessions, methods=["GET"]),
+        _route("/sessions/{session_id}", GET=get_session, DELETE=end_session),
+        Route("/sessions/{session_id}/keepalive", keepalive, methods=["POST"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: on_api_error,
+            HTTPException: on_http_error,
+            Exception: on_error,
+        },
+    )
+    return _Auth(app, api_key)
