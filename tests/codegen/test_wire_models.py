@@ -70,6 +70,9 @@ def test_unknown_fields_are_kept_and_readable() -> None:
     assert result.model_extra == {"brand_new_field": {"nested": [1, 2]}}
     assert result["brand_new_field"] == {"nested": [1, 2]}
     assert result.model_dump(mode="json")["brand_new_field"] == {"nested": [1, 2]}
+    sent = result.to_dict()
+    assert set(sent) == set(wire)  # what the server sent, nothing more
+    assert sent["brand_new_field"] == {"nested": [1, 2]} and sent["run_at"] is None
 
 
 def test_dict_style_access_matches_attributes() -> None:

@@ -113,8 +113,8 @@ class WireModel(BaseModel):
         return iter(self.model_dump(mode="python", by_alias=True, exclude_unset=False).keys())
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-compatible dict the server sent (unknown fields included)."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The fields the server sent (unknown ones included) as JSON-compatible values."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 class RequestModel(WireModel):
