@@ -25,12 +25,12 @@ check-generated: $(STAMP)
 	$(PY) -m codegen generate --check
 
 lint: $(STAMP)
-	$(BIN)/ruff check src codegen tests bench
-	$(BIN)/ruff format --check src codegen tests bench
+	$(BIN)/ruff check src codegen tests bench examples
+	$(BIN)/ruff format --check src codegen tests bench examples
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src
-	$(BIN)/pyright src
+	$(BIN)/mypy src examples
+	$(BIN)/pyright src examples
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q

@@ -1,0 +1,158 @@
+"""What every client command shares: options, the client (remote or ``--local``), input parsing,
+JSON output and the error that ends a command with a one-line reason."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, cast
+
+if TYPE_CHECKING:
+    from inferencesh._client import Inference
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "CommandError",
+    "add_client_options",
+    "connect",
+    "one_line",
+    "parse_object",
+    "print_json",
+    "progress_stream",
+]
+
+EXIT_FAILED = 1  # the task failed or was cancelled, or the API refused the request
+EXIT_USAGE = 2  # bad arguments or configuration (argparse uses 2 as well)
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a SIGINT
+
+LOCAL_API_KEY = "inf_local"
+MISSING_KEY = (
+    "no API key: pass --api-key, or set INFERENCE_API_KEY in the environment "
+    "(or use --local to run on an in-process local runtime)"
+)
+
+
+class CommandError(Exception):
+    """Ends a command: ``message`` is printed as one line on stderr, ``code`` is the exit code.
+
+    ``printed`` says the command already wrote its JSON document (the failed task) to stdout.
+    """
+
+    def __init__(self, message: str, code: int = EXIT_FAILED, *, printed: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.printed = printed
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """``text`` on one line: its lines joined, links to docs dropped, cut at ``limit``."""
+    lines = [line.strip() for line in str(text).splitlines()]
+    kept = [line for line in lines if line and not line.startswith("For further information")]
+    joined = "; ".join(kept)
+    return joined if len(joined) <= limit else joined[: limit - 3] + "..."
+
+
+def add_client_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that talks to the API."""
+    group = parser.add_argument_group("connection")
+    group.add_argument("--api-key", help="API key (default: $INFERENCE_API_KEY)")
+    group.add_argument(
+        "--base-url", help="API base URL (default: $INFERENCE_BASE_URL or https://api.inference.sh)"
+    )
+    group.add_argument(
+        "--local",
+        action="store_true",
+        help="start an in-process local runtime and use it (no key, no server needed)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print exactly one JSON document on stdout"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+@contextlib.contextmanager
+def connect(args: argparse.Namespace) -> Generator[Inference, None, None]:
+    """The client the command uses; with ``--local``, on a runtime that lives as long as it."""
+    from inferencesh._client import inference
+
+    if not args.local:
+        key = args.api_key or os.environ.get("INFERENCE_API_KEY")
+        if not key or not key.strip():
+            raise CommandError(MISSING_KEY, EXIT_USAGE)
+        with inference(api_key=key, base_url=args.base_url) as client:
+            yield client
+        return
+    try:
+        from inferencesh.local import LocalRuntime
+    except ImportError as exc:  # the server extra is missing
+        raise CommandError(f"--local needs 'inferencesh[server]': {exc}", EXIT_USAGE) from None
+    # The user's own key is never sent to the throwaway runtime.
+    with (
+        LocalRuntime() as runtime,
+        inference(api_key=LOCAL_API_KEY, base_url=runtime.base_url) as client,
+    ):
+        yield client
+
+
+def progress_stream(args: argparse.Namespace) -> TextIO | None:
+    """Where progress goes: stdout on a terminal, else stderr (always stderr with ``--json``)."""
+    if getattr(args, "quiet", False):
+        return None
+    if not args.json and sys.stdout.isatty():
+        return sys.stdout
+    return sys.stderr
+
+
+def _load_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{what} is not valid JSON: {exc}", EXIT_USAGE) from None
+
+
+def _read_document(arg: str, what: str) -> dict[str, Any]:
+    if arg.startswith("@"):
+        path = Path(arg[1:])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"{what}: cannot read {path}: {exc.strerror}", EXIT_USAGE) from None
+        value = _load_json(text, f"{what} file {path}")
+    else:
+        value = _load_json(arg, what)
+    if not isinstance(value, dict):
+        raise CommandError(f"{what} must be a JSON object, got {type(value).__name__}", EXIT_USAGE)
+    return cast(dict[str, Any], value)
+
+
+def parse_object(documents: list[str], pairs: list[str], what: str) -> dict[str, Any]:
+    """Merge JSON documents (``'{...}'`` or ``@file.json``), then ``key=value`` pairs.
+
+    ``key=value`` sets a string; ``key:=value`` sets a JSON value (number, bool, list, ...).
+    """
+    result: dict[str, Any] = {}
+    for document in documents:
+        result.update(_read_document(document, what))
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or key == ":":
+            raise CommandError(
+                f"{what} {pair!r}: expected key=value (a string) or key:=json", EXIT_USAGE
+            )
+        if key.endswith(":"):
+            result[key[:-1]] = _load_json(value, f"{what} {key[:-1]}")
+        else:
+            result[key] = value
+    return result
+
+
+def print_json(value: Any) -> None:
+    """One indented JSON document on stdout."""
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
