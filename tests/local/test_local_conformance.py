@@ -32,6 +32,23 @@ IMPLEMENTED = [
     "apps.get",
     "apps.get_by_name",
     "apps.delete",
+    "agents.run",
+    "agents.create",
+    "agents.get",
+    "agents.get_by_name",
+    "agents.delete",
+    "chats.get",
+    "chats.update",
+    "chats.delete",
+    "chats.send_message",
+    "chats.status",
+    "chats.stop",
+    "chats.list_messages",
+    "tools.result",
+    "tools.invoke",
+    "tools.reject",
+    "interrupts.resolve",
+    "agent_runs.interrupts",
 ]
 
 schema = schemathesis.openapi.from_path(SPEC).include(operation_id=IMPLEMENTED)

@@ -13,7 +13,12 @@ In-process (tests, scripts)::
         client.tasks.run({"app": "me/my-app", "input": {...}})
 
 Built-in apps: ``infsh/echo``, ``infsh/stream``, ``infsh/file``, ``infsh/slow``, ``infsh/fail``,
-``infsh/counter``.
+``infsh/counter``, ``infsh/scripted-llm``.
+
+Agents (``POST /agents/run``, ``/chats/...``, ``/tools/...``) are answered by a deterministic
+scripted model, whatever ``core_app`` they name (the runtime has no real LLM); its rules are in
+``inferencesh.local._scripted``. Template agents come from ``LocalRuntime(agents="agents.yaml")``
+(``{"namespace/name": AgentConfig}``) or ``POST /agents``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The apps every local runtime has: ``infsh/echo``, ``infsh/stream``, ``infsh/file``,
-``infsh/slow``, ``infsh/fail`` and ``infsh/counter``."""
+``infsh/slow``, ``infsh/fail``, ``infsh/counter`` and ``infsh/scripted-llm``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from inferencesh.app import BaseApp, BaseAppInput, BaseAppOutput, BaseAppSetup, File, Metadata
+from inferencesh.local import _scripted
 
 __all__ = ["BUILTIN_APPS"]
 
@@ -196,6 +197,43 @@ class CounterApp(BaseApp):
         return self._output(metadata)
 
 
+class ScriptedInput(BaseAppInput):
+    text: str = Field(description="the user's message")
+    tools: list[str] = Field(default_factory=list, description="names of the tools it may call")
+    output_schema: dict[str, object] | None = Field(None, description="the finish tool's schema")
+
+
+class ScriptedToolCall(BaseAppOutput):
+    name: str
+    arguments: dict[str, object]
+
+
+class ScriptedOutput(BaseAppOutput):
+    response: str = ""
+    tool_calls: list[ScriptedToolCall] = []
+    output: object = None
+
+
+class ScriptedLLMApp(BaseApp):
+    """The scripted model of the local agents (see ``_scripted``), as an app: one turn's plan.
+
+    Streams the reply for the message's remaining text word by word, and lists the tool calls
+    the message asks for; agents on this runtime follow the same rules with real tool results.
+    """
+
+    async def run(self, input_data: ScriptedInput) -> AsyncIterator[ScriptedOutput]:
+        calls, rest = _scripted.plan(input_data.text, input_data.tools)
+        tool_calls = [ScriptedToolCall(name=name, arguments=args) for name, args in calls]
+        response = ""
+        for chunk in _scripted.words(_scripted.reply(rest, [])):
+            response += chunk
+            yield ScriptedOutput(response=response, tool_calls=tool_calls)
+        output = None
+        if input_data.output_schema is not None:
+            output = _scripted.finish_output(input_data.text, input_data.output_schema)
+        yield ScriptedOutput(response=response, tool_calls=tool_calls, output=output)
+
+
 BUILTIN_APPS: dict[str, str] = {
     "infsh/echo": f"{__name__}:EchoApp",
     "infsh/stream": f"{__name__}:StreamApp",
@@ -203,4 +241,5 @@ BUILTIN_APPS: dict[str, str] = {
     "infsh/slow": f"{__name__}:SlowApp",
     "infsh/fail": f"{__name__}:FailApp",
     "infsh/counter": f"{__name__}:CounterApp",
+    "infsh/scripted-llm": f"{__name__}:ScriptedLLMApp",
 }

@@ -101,6 +101,11 @@ class EngineConfig:
     max_upload_bytes: int = 1 << 30
     worker_idle_ttl: float = 600.0
     secrets: dict[str, str] = field(default_factory=lambda: {})
+    # The platform refuses tool approvals made with an API key (403 requires_sign_in); the local
+    # runtime allows them by default so the documented approval flow works offline.
+    allow_key_approvals: bool = True
+    agent_tool_timeout: float = 600.0
+    agent_token_delay: float = 0.02
 
 
 @dataclass

@@ -9,13 +9,14 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 
+from inferencesh.local._agents import Agents, templates_from
 from inferencesh.local._engine import Engine, EngineConfig
 from inferencesh.local._registry import AppSpec, Registry, spec_from_target
 from inferencesh.local._server import create_app
@@ -23,6 +24,13 @@ from inferencesh.local._server import create_app
 __all__ = ["AppArg", "LocalRuntime"]
 
 AppArg = AppSpec | str | type | tuple[str, Any]
+# A YAML/JSON file of template agents ({"namespace/name": AgentConfig}), such a mapping, or several.
+AgentsArg = (
+    str
+    | os.PathLike[str]
+    | Mapping[str, Any]
+    | Iterable[str | os.PathLike[str] | Mapping[str, Any]]
+)
 _START_TIMEOUT_SECONDS = 30.0
 
 
@@ -50,7 +58,13 @@ class LocalRuntime:
     ...                headers={"Authorization": "Bearer inf_local"})
 
     ``data_dir=None`` keeps records in memory and files in a temporary folder; with a folder,
-    records live in SQLite there and survive a restart.
+    records live in SQLite there and survive a restart (chats stay in memory).
+
+    ``agents`` registers template agents from a YAML/JSON file (or a mapping) of
+    ``{"namespace/name": AgentConfig}``. ``allow_key_approvals=False`` answers tool approvals
+    with 403 ``requires_sign_in``, as the platform does for API keys. ``agent_tool_timeout``
+    bounds how long a tool call (or the wait for a client result or approval) may take;
+    ``agent_token_delay`` paces the scripted model's streamed words.
     """
 
     def __init__(
@@ -68,6 +82,10 @@ class LocalRuntime:
         task_timeout: float | None = None,
         cancel_grace: float = 3.0,
         max_upload_bytes: int = 1 << 30,
+        agents: AgentsArg = (),
+        allow_key_approvals: bool = True,
+        agent_tool_timeout: float = 600.0,
+        agent_token_delay: float = 0.02,
     ) -> None:
         self.host = host
         self.port = port
@@ -84,8 +102,19 @@ class LocalRuntime:
             "task_timeout": task_timeout,
             "cancel_grace": cancel_grace,
             "max_upload_bytes": max_upload_bytes,
+            "allow_key_approvals": allow_key_approvals,
+            "agent_tool_timeout": agent_tool_timeout,
+            "agent_token_delay": agent_token_delay,
         }
+        # Read now, so a broken agents file fails here rather than in the server thread.
+        sources: list[str | os.PathLike[str] | Mapping[str, Any]]
+        if isinstance(agents, (str, os.PathLike, Mapping)):
+            sources = [cast("str | os.PathLike[str] | Mapping[str, Any]", agents)]
+        else:
+            sources = list(agents)
+        self._templates = templates_from(sources)
         self.engine: Engine | None = None
+        self.agents: Agents | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._tmp: str | None = None
@@ -126,8 +155,14 @@ class LocalRuntime:
             data_dir=self.data_dir, files_dir=files_dir, base_url=self.base_url, **self._options
         )
         self.engine = Engine(self.registry, config)
+        self.agents = Agents(self.engine)
+        for ref, template in self._templates:
+            self.agents.add_template(ref, template)
         app = create_app(
-            self.engine, api_key=self.api_key, heartbeat_interval=self.heartbeat_interval
+            self.engine,
+            api_key=self.api_key,
+            heartbeat_interval=self.heartbeat_interval,
+            agents=self.agents,
         )
         server = uvicorn.Server(
             uvicorn.Config(

@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from inferencesh.local._agents import Agents
 from inferencesh.local._engine import END, Engine
 from inferencesh.local._errors import ApiError, problem_body
 
@@ -113,8 +114,16 @@ class _Auth:
         await self.app(scope, receive, send)
 
 
-def create_app(engine: Engine, *, api_key: str | None, heartbeat_interval: float) -> ASGIApp:
-    """The ASGI app of a runtime around ``engine``."""
+def create_app(
+    engine: Engine,
+    *,
+    api_key: str | None,
+    heartbeat_interval: float,
+    agents: Agents | None = None,
+) -> ASGIApp:
+    """The ASGI app of a runtime around ``engine`` (and its agents)."""
+    if agents is None:
+        agents = Agents(engine)
 
     async def run_task(request: Request) -> Response:
         return _ok(engine.create_task(await _json(request)))
@@ -145,12 +154,25 @@ def create_app(engine: Engine, *, api_key: str | None, heartbeat_interval: float
         engine.cancel_task(request.path_params["task_id"])
         return _ok()
 
-    async def stream_task(request: Request) -> Response:
-        task_id = request.path_params["task_id"]
-        snapshot, queue = engine.subscribe(task_id)
+    def stream(
+        request: Request,
+        first: list[dict[str, Any]],
+        queue: asyncio.Queue[dict[str, Any]] | None,
+        release: Callable[[], None],
+        *,
+        named: bool = False,
+    ) -> Response:
+        """Snapshot lines, then queued updates until END, with heartbeats while idle.
+
+        ``named``: in SSE, typed events ``{"event", "data"}`` become ``event:`` lines (the chat
+        stream's legacy form); otherwise every message is one ``data:`` line.
+        """
         sse = _SSE in request.headers.get("accept", "")
 
         def encode(message: dict[str, Any]) -> bytes:
+            if sse and named and "event" in message:
+                data = json.dumps(message["data"], separators=(",", ":"))
+                return f"event: {message['event']}\ndata: {data}\n\n".encode()
             text = json.dumps(message, separators=(",", ":"))
             return f"data: {text}\n\n".encode() if sse else f"{text}\n".encode()
 
@@ -158,7 +180,8 @@ def create_app(engine: Engine, *, api_key: str | None, heartbeat_interval: float
 
         async def body() -> AsyncIterator[bytes]:
             try:
-                yield encode(snapshot)
+                for message in first:
+                    yield encode(message)
                 if queue is None:
                     return
                 while True:
@@ -171,11 +194,20 @@ def create_app(engine: Engine, *, api_key: str | None, heartbeat_interval: float
                         return
                     yield encode(item)
             finally:
-                if queue is not None:
-                    engine.unsubscribe(task_id, queue)
+                release()
 
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(body(), media_type=_SSE if sse else _NDJSON, headers=headers)
+
+    async def stream_task(request: Request) -> Response:
+        task_id = request.path_params["task_id"]
+        snapshot, queue = engine.subscribe(task_id)
+
+        def release() -> None:
+            if queue is not None:
+                engine.unsubscribe(task_id, queue)
+
+        return stream(request, [snapshot], queue, release)
 
     async def task_logs(request: Request) -> Response:
         task = _dump(engine.get_task(request.path_params["task_id"]))
@@ -236,6 +268,79 @@ def create_app(engine: Engine, *, api_key: str | None, heartbeat_interval: float
     async def keepalive(request: Request) -> Response:
         return _ok(engine.keepalive(request.path_params["session_id"]))
 
+    async def run_agent(request: Request) -> Response:
+        return _ok(agents.run(await _json(request)))
+
+    async def create_agent(request: Request) -> Response:
+        return _ok(agents.create_agent(await _json(request)))
+
+    async def get_agent(request: Request) -> Response:
+        return _ok(agents.get_agent_by_id(request.path_params["agent_id"]))
+
+    async def get_agent_by_name(request: Request) -> Response:
+        params = request.path_params
+        return _ok(agents.get_agent(params["namespace"], params["name"]))
+
+    async def delete_agent(request: Request) -> Response:
+        agents.delete_agent(request.path_params["agent_id"])
+        return _ok()
+
+    async def update_chat(request: Request) -> Response:
+        return _ok(agents.update_chat(request.path_params["chat_id"], await _json(request)))
+
+    async def delete_chat(request: Request) -> Response:
+        await agents.delete_chat(request.path_params["chat_id"])
+        return _ok()
+
+    async def send_chat_message(request: Request) -> Response:
+        return _ok(agents.send_message(request.path_params["chat_id"], await _json(request)))
+
+    async def get_chat(request: Request) -> Response:
+        return _ok(agents.get_chat(request.path_params["chat_id"]))
+
+    async def chat_status(request: Request) -> Response:
+        return _ok(agents.chat_status(request.path_params["chat_id"]))
+
+    async def stop_chat(request: Request) -> Response:
+        await _json(request, optional=True)
+        agents.stop(request.path_params["chat_id"])
+        return _ok()
+
+    async def chat_messages(request: Request) -> Response:
+        query = request.query_params
+        page = agents.list_messages(
+            request.path_params["chat_id"], query.get("limit"), query.get("cursor")
+        )
+        return _ok(page)
+
+    async def stream_chat(request: Request) -> Response:
+        chat_id = request.path_params["chat_id"]
+        snapshot, queue = agents.subscribe(chat_id)
+        return stream(
+            request, snapshot, queue, lambda: agents.unsubscribe(chat_id, queue), named=True
+        )
+
+    async def tool_result(request: Request) -> Response:
+        agents.tool_result(request.path_params["invocation_id"], await _json(request))
+        return _ok()
+
+    async def tool_invoke(request: Request) -> Response:
+        await _json(request, optional=True)
+        agents.approve(request.path_params["invocation_id"])
+        return _ok()
+
+    async def tool_reject(request: Request) -> Response:
+        body = await _json(request, optional=True)
+        agents.reject(request.path_params["invocation_id"], body)
+        return _ok()
+
+    async def resolve_interrupt(request: Request) -> Response:
+        body = await _json(request)
+        return _ok(agents.resolve_interrupt(request.path_params["interrupt_id"], body))
+
+    async def run_interrupts(request: Request) -> Response:
+        return _ok(agents.run_interrupts(request.path_params["run_id"]))
+
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         return _problem(exc.status, exc.code, exc.detail, **exc.extra)
@@ -256,6 +361,7 @@ def create_app(engine: Engine, *, api_key: str | None, heartbeat_interval: float
         try:
             yield
         finally:
+            await agents.close()
             await engine.close()
 
     routes = [
@@ -274,6 +380,20 @@ def create_app(engine: Engine, *, api_key: str | None, heartbeat_interval: float
         Route("/sessions", list_sessions, methods=["GET"]),
         _route("/sessions/{session_id}", GET=get_session, DELETE=end_session),
         Route("/sessions/{session_id}/keepalive", keepalive, methods=["POST"]),
+        Route("/agents/run", run_agent, methods=["POST"]),
+        Route("/agents", create_agent, methods=["POST"]),
+        _route("/agents/{agent_id}", GET=get_agent, DELETE=delete_agent),
+        Route("/agents/{namespace}/{name}", get_agent_by_name, methods=["GET"]),
+        _route("/chats/{chat_id}", GET=get_chat, POST=update_chat, DELETE=delete_chat),
+        Route("/chats/{chat_id}/status", chat_status, methods=["GET"]),
+        Route("/chats/{chat_id}/stop", stop_chat, methods=["POST"]),
+        Route("/chats/{chat_id}/stream", stream_chat, methods=["GET"]),
+        _route("/chats/{chat_id}/messages", GET=chat_messages, POST=send_chat_message),
+        Route("/tools/{invocation_id}", tool_result, methods=["POST"]),
+        Route("/tools/{invocation_id}/invoke", tool_invoke, methods=["POST"]),
+        Route("/tools/{invocation_id}/reject", tool_reject, methods=["POST"]),
+        Route("/interrupts/{interrupt_id}/resolve", resolve_interrupt, methods=["POST"]),
+        Route("/agent-runs/{run_id}/interrupts", run_interrupts, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,
