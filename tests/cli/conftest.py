@@ -15,6 +15,11 @@ import pytest
 API_KEY = "inf_cli_tests"
 COMMAND = [sys.executable, "-m", "inferencesh"]
 _STARTUP_LINES = 200
+AGENTS_YAML = """\
+acme/helper:
+  system_prompt: You help.
+  core_app: {ref: infsh/scripted-llm}
+"""
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -46,8 +51,19 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``inferencesh serve --port 0`` in a subprocess; the port is read from its banner."""
     data_dir = tmp_path_factory.mktemp("serve-data")
+    agents_file = data_dir / "agents.yaml"
+    agents_file.write_text(AGENTS_YAML)
     process = subprocess.Popen(
-        [*COMMAND, "serve", "--port", "0", "--data-dir", str(data_dir)],
+        [
+            *COMMAND,
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--agents",
+            str(agents_file),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

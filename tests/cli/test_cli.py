@@ -324,3 +324,13 @@ def test_local_runs_without_key_or_server() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"message": "hi"}
+
+
+def test_serve_registers_template_agents_from_a_file(server: Server) -> None:
+    response = httpx.get(
+        f"{server.base_url}/agents/acme/helper",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["name"] == "helper"

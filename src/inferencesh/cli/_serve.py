@@ -39,6 +39,18 @@ def register(commands: Any) -> None:
     serve_parser.add_argument(
         "--api-key", default=None, help="accept only this key (default: any inf_ key)"
     )
+    serve_parser.add_argument(
+        "--agents",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help='template agents: a YAML/JSON file of {"namespace/name": AgentConfig}; repeatable',
+    )
+    serve_parser.add_argument(
+        "--no-key-approvals",
+        action="store_true",
+        help="refuse tool approvals made with an API key (403 requires_sign_in, as the platform)",
+    )
     serve_parser.set_defaults(handler=serve)
 
 
@@ -60,7 +72,13 @@ def serve(args: argparse.Namespace) -> int:
     for root in args.apps:
         apps += [str(folder) for folder in _folders(root)]
     runtime = LocalRuntime(
-        port=args.port, data_dir=args.data_dir, api_key=args.api_key, apps=apps, host=args.host
+        port=args.port,
+        data_dir=args.data_dir,
+        api_key=args.api_key,
+        apps=apps,
+        host=args.host,
+        agents=list(args.agents),
+        allow_key_approvals=not args.no_key_approvals,
     )
     runtime.start()
     print(f"inference.sh local runtime on {runtime.base_url}", flush=True)
