@@ -440,7 +440,7 @@ def _apply_overrides(defs: dict[str, JsonSchema], overrides: dict[str, Any]) -> 
         own["properties"].update(props)
 
     roots = sorted(n for n in defs if _matches(n, request["patterns"]) or n in request["also"])
-    for name in _closure(defs, roots):
+    for name in closure(defs, roots):
         own = _own_part(defs[name])
         if own is not None:
             own.pop("required", None)
@@ -473,7 +473,7 @@ def _apply_overrides(defs: dict[str, JsonSchema], overrides: dict[str, Any]) -> 
         defs[alias] = {**_ref(target), "x-alias-of": target}
 
 
-def _closure(defs: dict[str, JsonSchema], roots: Iterable[str]) -> set[str]:
+def closure(defs: dict[str, JsonSchema], roots: Iterable[str]) -> set[str]:
     """Names of the defs reachable from ``roots`` through ``$ref`` (roots included)."""
     seen: set[str] = set()
     stack = list(roots)

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from codegen.import_upstream import closure
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "schema" / "types.schema.json"
 SCOPE_PATH = Path(__file__).resolve().parent / "scope.yaml"
@@ -26,17 +28,6 @@ OVERRIDES_PATH = ROOT / "schema" / "overrides.yaml"
 
 JsonSchema = dict[str, Any]
 PREFIX = "#/$defs/"
-
-
-def _refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        found = [node["$ref"].removeprefix(PREFIX)] if "$ref" in node else []
-        for value in node.values():
-            found.extend(_refs(value))
-        return found
-    if isinstance(node, list):
-        return [r for item in node for r in _refs(item)]
-    return []
 
 
 def _is_named_type(schema: JsonSchema) -> bool:
@@ -66,16 +57,8 @@ def scoped_schema(schema: JsonSchema, roots: list[str]) -> JsonSchema:
     missing = sorted(r for r in roots if r not in defs)
     if missing:
         raise SystemExit(f"codegen/scope.yaml names unknown defs: {', '.join(missing)}")
-    seen: set[str] = set()
-    stack = list(roots)
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        stack.extend(_refs(defs[name]))
     scoped: dict[str, JsonSchema] = {}
-    for name in sorted(seen):
+    for name in sorted(closure(defs, roots)):
         if not _is_named_type(defs[name]):
             continue
         body = _inline_aliases(copy.deepcopy(defs[name]), defs)
