@@ -48,6 +48,14 @@ _LAZY: dict[str, str] = {
     "is_terminal_status": "inferencesh._status",
     "parse_status": "inferencesh._status",
     "UploadFileOptions": "inferencesh.files",
+    "Agent": "inferencesh.agents",
+    "AgentDelta": "inferencesh.agents",
+    "AgentRunError": "inferencesh.agents",
+    "AsyncAgent": "inferencesh.agents",
+    "ChatStreamError": "inferencesh.agents",
+    "OutputValidationError": "inferencesh.agents",
+    "SignInRequiredError": "inferencesh.agents",
+    "ToolCallInfo": "inferencesh.agents",
     "AsyncTaskStream": "inferencesh.tasks",
     "TaskStream": "inferencesh.tasks",
     "AsyncSession": "inferencesh.sessions",
@@ -122,6 +130,14 @@ if TYPE_CHECKING:
     from inferencesh._status import is_message_ready as is_message_ready
     from inferencesh._status import is_terminal_status as is_terminal_status
     from inferencesh._status import parse_status as parse_status
+    from inferencesh.agents import Agent as Agent
+    from inferencesh.agents import AgentDelta as AgentDelta
+    from inferencesh.agents import AgentRunError as AgentRunError
+    from inferencesh.agents import AsyncAgent as AsyncAgent
+    from inferencesh.agents import ChatStreamError as ChatStreamError
+    from inferencesh.agents import OutputValidationError as OutputValidationError
+    from inferencesh.agents import SignInRequiredError as SignInRequiredError
+    from inferencesh.agents import ToolCallInfo as ToolCallInfo
     from inferencesh.app import BaseApp as BaseApp
     from inferencesh.app import BaseAppInput as BaseAppInput
     from inferencesh.app import BaseAppOutput as BaseAppOutput
@@ -158,8 +174,12 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "Agent",
     "AgentConfig",
+    "AgentDelta",
+    "AgentRunError",
     "AgentTool",
+    "AsyncAgent",
     "AsyncInference",
     "AsyncSession",
     "AsyncTaskStream",
@@ -169,6 +189,7 @@ __all__ = [
     "BaseAppInput",
     "BaseAppOutput",
     "BaseAppSetup",
+    "ChatStreamError",
     "ConflictError",
     "File",
     "FileUploadError",
@@ -181,6 +202,7 @@ __all__ = [
     "Metadata",
     "MissingAPIKeyError",
     "NotFoundError",
+    "OutputValidationError",
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimitInfo",
@@ -190,12 +212,14 @@ __all__ = [
     "SessionError",
     "SessionExpiredError",
     "SessionNotFoundError",
+    "SignInRequiredError",
     "TaskFailedError",
     "TaskStatus",
     "TaskStream",
     "TaskStreamError",
     "Tool",
     "ToolCall",
+    "ToolCallInfo",
     "ToolParameters",
     "UnprocessableEntityError",
     "UploadFileOptions",

@@ -2,7 +2,7 @@
 
 Both share ``_BaseInference``, which reads the configuration (key, base URL, retries, timeouts);
 they differ only in the transport they own and in awaiting. Namespaces (``tasks``, ``files``,
-``sessions``) are built on first use, so creating a client loads no generated models.
+``sessions``, ``agents``) are built on first use, so creating a client loads no generated models.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from inferencesh._transport import (
 
 if TYPE_CHECKING:
     from inferencesh._generated.models import FileDTO, TaskDTO, TaskResultDTO
+    from inferencesh.agents import Agent, Agents, AgentSpec, AsyncAgent, AsyncAgents
     from inferencesh.files import AsyncFiles, Files, ProgressCallback, UploadFileOptions
     from inferencesh.files import UploadSource as UploadSource
     from inferencesh.sessions import AsyncSession, AsyncSessions, Session, Sessions
@@ -148,6 +149,33 @@ class Inference(_BaseInference):
         from inferencesh.sessions import Sessions
 
         return Sessions(self._transport)
+
+    @cached_property
+    def agents(self) -> Agents:
+        """Create agents: ``client.agents.create("my-org/assistant@abc123")``."""
+        from inferencesh.agents import Agents
+
+        return Agents(self._transport, self.files)
+
+    def agent(
+        self,
+        agent: AgentSpec,
+        context: Mapping[str, str] | None = None,
+        *,
+        max_reconnects: int = 5,
+        reconnect_delay_ms: int = 1000,
+    ) -> Agent:
+        """An agent (template ref or ad-hoc config) with per-chat ``context`` variables."""
+        from inferencesh.agents import Agent
+
+        return Agent(
+            self._transport,
+            self.files,
+            agent,
+            context=context,
+            max_reconnects=max_reconnects,
+            reconnect_delay_ms=reconnect_delay_ms,
+        )
 
     def run(
         self,
@@ -267,6 +295,33 @@ class AsyncInference(_BaseInference):
         from inferencesh.sessions import AsyncSessions
 
         return AsyncSessions(self._transport)
+
+    @cached_property
+    def agents(self) -> AsyncAgents:
+        """Create agents: ``client.agents.create("my-org/assistant@abc123")``."""
+        from inferencesh.agents import AsyncAgents
+
+        return AsyncAgents(self._transport, self.files)
+
+    def agent(
+        self,
+        agent: AgentSpec,
+        context: Mapping[str, str] | None = None,
+        *,
+        max_reconnects: int = 5,
+        reconnect_delay_ms: int = 1000,
+    ) -> AsyncAgent:
+        """An agent (template ref or ad-hoc config) with per-chat ``context`` variables."""
+        from inferencesh.agents import AsyncAgent
+
+        return AsyncAgent(
+            self._transport,
+            self.files,
+            agent,
+            context=context,
+            max_reconnects=max_reconnects,
+            reconnect_delay_ms=reconnect_delay_ms,
+        )
 
     async def run(
         self,

@@ -30,7 +30,10 @@ from inferencesh._transport import json_object as _obj
 
 __all__ = [
     "NDJSON",
+    "RECOVERABLE",
     "SSE",
+    "Reconnects",
+    "StreamFramer",
     "StreamOptions",
     "TaskStreamMachine",
     "iter_task_stream",
@@ -42,7 +45,7 @@ NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
 
 # Drops and server hiccups that a reconnect can cure; anything else (401, 404, ...) is final.
-_RECOVERABLE = (APIConnectionError, InternalServerError, RateLimitError, httpx.TransportError)
+RECOVERABLE = (APIConnectionError, InternalServerError, RateLimitError, httpx.TransportError)
 
 _TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "REJECTED"})
 
@@ -140,74 +143,51 @@ class StreamOptions:
         return self.accept == SSE
 
 
-class TaskStreamMachine:
-    """Bytes in, task states out; no I/O.
+class StreamFramer:
+    """Bytes in, decoded JSON messages out: NDJSON lines, or SSE events when ``sse`` is true.
 
-    ``feed`` returns the new states to hand to the user (deduplicated: a reconnect's opening
-    snapshot that repeats the last state is not handed out again). ``done`` turns true at the
-    first terminal status. ``end_of_connection`` resets the framing for the next connection.
+    A named SSE event becomes ``{"event": name, "data": payload}``, the NDJSON shape, so readers
+    handle one shape. Lines that are not JSON are skipped with a warning.
     """
+
+    __slots__ = ("_buffer", "_sse_data", "_sse_event", "sse")
 
     def __init__(self, *, sse: bool = False) -> None:
         self.sse = sse
-        self.state: dict[str, Any] | None = None
-        self.done = False
         self._buffer = b""
-        # The accumulated LLM output; shared with a snapshot's output until a delta modifies it.
-        self._delta_output: dict[str, Any] | None = None
-        self._delta_owned = False
-        self._last_seq: int | None = None
-        self._emitted: dict[str, Any] | None = None
-        self._stale = False  # the state moved without being emitted: next one is a full one
         self._sse_data: list[bytes] = []
         self._sse_event: str | None = None
 
-    @staticmethod
-    def is_terminal(state: dict[str, Any]) -> bool:
-        """True when ``state`` has a terminal status (an unknown status never is)."""
-        status = parse_status(state.get("status"))
-        return status is not None and status.name in _TERMINAL
-
-    # Framing.
-
-    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
-        """Feed raw bytes from the connection; return the states to emit, in order."""
-        if self.done:
-            return []
+    def feed(self, chunk: bytes) -> list[Any]:
+        """Feed raw bytes; return the complete messages they finish, in order."""
         data = self._buffer + chunk if self._buffer else chunk
         lines = data.split(b"\n")
         self._buffer = lines.pop()
-        updates: list[dict[str, Any]] = []
+        messages: list[Any] = []
         sse = self.sse
         for line in lines:
             if sse:
                 message = self._frame_sse(line.rstrip(b"\r"))
             elif line.strip():
-                message = self._decode(line)
+                message = _decode(line)
             else:
                 continue
-            if message is None:
-                continue
-            update = self.handle(message)
-            if update is not None:
-                updates.append(update)
-                if self.done:
-                    break
-        return updates
+            if message is not None:
+                messages.append(message)
+        return messages
 
-    def end_of_connection(self) -> None:
+    def reset(self) -> None:
         """The connection ended: drop any half-received line or event."""
         self._buffer = b""
         self._sse_data = []
         self._sse_event = None
-        self._last_seq = None
 
     def _frame_sse(self, line: bytes) -> Any:
         if not line:
             if not self._sse_data:
                 self._sse_event = None
                 return None
-            payload = self._decode(b"\n".join(self._sse_data))
+            payload = _decode(b"\n".join(self._sse_data))
             event, self._sse_data, self._sse_event = self._sse_event, [], None
             if event and event != "message" and payload is not None:
                 return {"event": event, "data": payload}
@@ -223,12 +203,60 @@ class TaskStreamMachine:
             self._sse_event = value.decode("utf-8", "replace").strip()
         return None
 
-    def _decode(self, raw: bytes) -> Any:
-        try:
-            return json.loads(raw)
-        except ValueError:
-            logger.warning("task stream: skipped a line that is not JSON (%d bytes)", len(raw))
-            return None
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        logger.warning("stream: skipped a line that is not JSON (%d bytes)", len(raw))
+        return None
+
+
+class TaskStreamMachine:
+    """Bytes in, task states out; no I/O.
+
+    ``feed`` returns the new states to hand to the user (deduplicated: a reconnect's opening
+    snapshot that repeats the last state is not handed out again). ``done`` turns true at the
+    first terminal status. ``end_of_connection`` resets the framing for the next connection.
+    """
+
+    def __init__(self, *, sse: bool = False) -> None:
+        self.sse = sse
+        self.state: dict[str, Any] | None = None
+        self.done = False
+        self._framer = StreamFramer(sse=sse)
+        # The accumulated LLM output; shared with a snapshot's output until a delta modifies it.
+        self._delta_output: dict[str, Any] | None = None
+        self._delta_owned = False
+        self._last_seq: int | None = None
+        self._emitted: dict[str, Any] | None = None
+        self._stale = False  # the state moved without being emitted: next one is a full one
+
+    @staticmethod
+    def is_terminal(state: dict[str, Any]) -> bool:
+        """True when ``state`` has a terminal status (an unknown status never is)."""
+        status = parse_status(state.get("status"))
+        return status is not None and status.name in _TERMINAL
+
+    # Framing.
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        """Feed raw bytes from the connection; return the states to emit, in order."""
+        if self.done:
+            return []
+        updates: list[dict[str, Any]] = []
+        for message in self._framer.feed(chunk):
+            update = self.handle(message)
+            if update is not None:
+                updates.append(update)
+                if self.done:
+                    break
+        return updates
+
+    def end_of_connection(self) -> None:
+        """The connection ended: drop any half-received line or event."""
+        self._framer.reset()
+        self._last_seq = None
 
     # Messages.
 
@@ -374,14 +402,31 @@ def _stream_path(task_id: str) -> str:
     return f"/tasks/{task_id}/stream"
 
 
-class _Reconnects:
-    """The driver-independent part of reconnecting: budget, delays and the deadline."""
+class Reconnects:
+    """The driver-independent part of reconnecting: budget, delays and the deadline.
 
-    def __init__(self, task_id: str, options: StreamOptions, deadline: float | None) -> None:
+    ``give_up(reason, failures)`` builds the exception raised when the budget is spent; by
+    default a ``TaskStreamError`` naming the task ``task_id``.
+    """
+
+    def __init__(
+        self,
+        task_id: str,
+        options: StreamOptions,
+        deadline: float | None,
+        give_up: Callable[[str, int], Exception] | None = None,
+    ) -> None:
         self.task_id = task_id
         self.options = options
         self.deadline = deadline
         self.failures = 0
+        self._give_up = give_up or self._task_error
+
+    def _task_error(self, reason: str, failures: int) -> Exception:
+        return TaskStreamError(
+            f"task {self.task_id}: the stream ended without a terminal status after "
+            f"{failures} reconnects ({reason})"
+        )
 
     def idle_timeout(self) -> float | None:
         idle = self.options.idle_timeout
@@ -399,10 +444,7 @@ class _Reconnects:
     def next_delay(self, reason: str) -> float:
         """Seconds to wait before reconnecting; raises when the budget is spent."""
         if not self.options.auto_reconnect or self.failures >= self.options.max_reconnects:
-            raise TaskStreamError(
-                f"task {self.task_id}: the stream ended without a terminal status after "
-                f"{self.failures} reconnects ({reason})"
-            )
+            raise self._give_up(reason, self.failures)
         self.failures += 1
         delay = self.options.reconnect_delay
         if self.deadline is not None:
@@ -423,7 +465,7 @@ def iter_task_stream(
     Returns early (without a terminal state) only when ``deadline`` (monotonic) passes.
     """
     machine = machine or TaskStreamMachine(sse=options.sse)
-    policy = _Reconnects(task_id, options, deadline)
+    policy = Reconnects(task_id, options, deadline)
     while True:
         reason = "the stream ended"
         try:
@@ -436,7 +478,7 @@ def iter_task_stream(
                         yield update
                     if machine.done or policy.expired():
                         return
-        except _RECOVERABLE as exc:
+        except RECOVERABLE as exc:
             reason = f"{type(exc).__name__}: {exc}"
         finally:
             machine.end_of_connection()
@@ -462,7 +504,7 @@ async def aiter_task_stream(
 ) -> AsyncIterator[dict[str, Any]]:
     """Async driver: the twin of :func:`iter_task_stream`."""
     machine = machine or TaskStreamMachine(sse=options.sse)
-    policy = _Reconnects(task_id, options, deadline)
+    policy = Reconnects(task_id, options, deadline)
     while True:
         reason = "the stream ended"
         try:
@@ -475,7 +517,7 @@ async def aiter_task_stream(
                         yield update
                     if machine.done or policy.expired():
                         return
-        except _RECOVERABLE as exc:
+        except RECOVERABLE as exc:
             reason = f"{type(exc).__name__}: {exc}"
         finally:
             machine.end_of_connection()

@@ -71,7 +71,11 @@ def test_run_options(client: Inference, capsys: pytest.CaptureFixture[str]) -> N
         if status == TaskStatus.COMPLETED:
             print(f"Output: {update.get('output')}")
     out = capsys.readouterr().out
-    assert "Status: RUNNING" in out and "Status: COMPLETED" in out
+    # The stream reports states from the moment it connects: on a loaded machine the task may
+    # already be past RUNNING, so only the order of what was seen is fixed.
+    seen = [TaskStatus[line.split(": ", 1)[1]] for line in out.splitlines() if "Status: " in line]
+    assert seen[-1] == TaskStatus.COMPLETED
+    assert seen == sorted(seen)
     assert "'response': 'a b c'" in out
 
 
