@@ -1,0 +1,39 @@
+"""The README's own Python examples run as written (against the local runtime)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inferencesh import inference
+from inferencesh.local import LocalRuntime
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def block_after(heading: str) -> str:
+    section = README.split(f"\n## {heading}\n", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None, heading
+    return match.group(1)
+
+
+def test_quick_start(capsys: pytest.CaptureFixture[str]) -> None:
+    exec(block_after("Quick start"), {})
+    out = capsys.readouterr().out
+    assert "{'message': 'hello'}" in out and "COMPLETED" in out
+
+
+def test_agents_and_tools(capsys: pytest.CaptureFixture[str]) -> None:
+    with LocalRuntime() as runtime:
+        client = inference(api_key="inf_readme", base_url=runtime.base_url)
+        scope: dict[str, Any] = {"client": client}
+        exec(block_after("Agents and tools"), scope)
+        client.close()
+    out = capsys.readouterr().out
+    assert "[get_weather {'city': 'Paris'}]" in out
+    assert 'get_weather returned {"city": "Paris", "temp": 21}.' in out
+    assert scope["reply"].content[0].text == 'get_weather returned {"city": "Paris", "temp": 21}.'
