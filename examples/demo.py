@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from inferencesh import Inference, inference
+from inferencesh import Inference, app_tool, inference, string, tool
 from inferencesh.local import LocalRuntime
 
 API_KEY = "inf_local_demo"  # a runtime started without a key accepts any inf_ key
@@ -125,7 +125,48 @@ def stream(demo: Demo) -> None:
     )
 
 
-STEPS: list[Callable[[Demo], None]] = [echo, files, session, stream]
+def agent(demo: Demo) -> None:
+    """An agent: the scripted model calls a client tool whose handler runs in this process."""
+    calls: list[str] = []
+
+    def get_weather(args: dict[str, Any]) -> str:
+        calls.append(str(args.get("city")))
+        return f"sunny in {args.get('city')}"
+
+    weather = tool("get_weather").describe("Weather").param("city", string("City"))
+    config: dict[str, Any] = {
+        "name": "demo-helper",
+        "core_app": {"ref": "infsh/scripted-llm"},  # the local runtime's deterministic model
+        "tools": [weather.handler(get_weather)],
+    }
+    chat = demo.client.agent(config)
+    streamed: list[str] = []
+    reply = chat.send_message(
+        'call get_weather {"city": "Paris"}\nAnd tomorrow?',
+        on_tool_call=lambda info: print(f"  client: [tool {info.name} {json.dumps(info.args)}]"),
+        on_delta=lambda delta: streamed.append(delta.text),
+    )
+    text = "".join(part.text or "" for part in reply.content)
+    print(f"  client: streamed {len(streamed)} deltas: {''.join(streamed)!r}")
+    print(f"  client: the handler ran here for {calls}")
+    check(calls == ["Paris"], "the client tool's handler ran once")
+    check(text == "get_weather returned sunny in Paris. You said: And tomorrow?", "the reply")
+    check("".join(streamed) == text, "the deltas add up to the reply")
+    # The command cannot run this process's handler: its agent gets an app tool (run on the
+    # runtime) that asks for approval, which --approve-all gives.
+    cli_config = {
+        "name": "demo-cli",
+        "core_app": {"ref": "infsh/scripted-llm"},
+        "tools": [app_tool("echo", "infsh/echo").require_approval().to_dict()],
+    }
+    path = demo.workdir / "agent.json"
+    path.write_text(json.dumps(cli_config))
+    message = 'call echo {"word": "hi"}\nbye'
+    out = demo.command("chat", "--config", str(path), "--approve-all", "-m", message)
+    check(out.strip() == 'echo returned {"word":"hi"}. You said: bye', "the command's reply")
+
+
+STEPS: list[Callable[[Demo], None]] = [echo, files, session, stream, agent]
 
 
 def main() -> int:

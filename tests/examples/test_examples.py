@@ -75,6 +75,21 @@ PROMISES: dict[str, list[str]] = {
         "spell: a-b-c",
         "invalid input: task failed (1 validation error for GreeterInput)",
     ],
+    "agent_chat.py": [
+        "tool call: get_weather {'city': 'Paris'}",
+        'reply: get_weather returned {"city": "Paris", "sky": "sunny", "celsius": 21}. '
+        "You said: Should I take an umbrella?",
+        "same chat: You said: thanks",
+        "run output: {'city': 'Lyon', 'days': 3}",
+    ],
+    "agent_async.py": [
+        "tool call: get_weather {'city': 'Oslo'}",
+        'reply: get_weather returned {"city": "Oslo", "sky": "cloudy", "celsius": 14}. '
+        "You said: Warm enough?",
+        "streamed text matches=True",
+        "gather: ['You said: one', 'You said: two']",
+        "run output: {'city': 'Rome', 'nights': 2}",
+    ],
     "demo.py": [
         "== echo:",
         "== files:",
@@ -83,6 +98,10 @@ PROMISES: dict[str, list[str]] = {
         "client: session sess_",
         "== stream:",
         "client: 100% 'tokens arrive one by one'",
+        "== agent:",
+        '  client: [tool get_weather {"city": "Paris"}]',
+        "client: the handler ran here for ['Paris']",
+        """    > echo returned {"word":"hi"}. You said: bye""",
         "demo ok",
     ],
 }

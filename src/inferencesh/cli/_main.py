@@ -15,7 +15,7 @@ from inferencesh._errors import (
     InvalidInputError,
     TaskFailedError,
 )
-from inferencesh.cli import _resources, _run, _serve
+from inferencesh.cli import _chat, _resources, _run, _serve
 from inferencesh.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -32,6 +32,7 @@ COMMAND_GROUPS: list[Callable[[Any], None]] = [
     _run.register,
     _resources.register,
     _serve.register,
+    _chat.register,
 ]
 
 
