@@ -35,6 +35,7 @@ from inferencesh._transport import (
 )
 
 if TYPE_CHECKING:
+    from inferencesh._generated.endpoints import AppsEndpoints, AsyncAppsEndpoints
     from inferencesh._generated.models import FileDTO, TaskDTO, TaskResultDTO
     from inferencesh.agents import Agent, Agents, AgentSpec, AsyncAgent, AsyncAgents
     from inferencesh.files import AsyncFiles, Files, ProgressCallback, UploadFileOptions
@@ -149,6 +150,13 @@ class Inference(_BaseInference):
         from inferencesh.sessions import Sessions
 
         return Sessions(self._transport)
+
+    @cached_property
+    def apps(self) -> AppsEndpoints:
+        """Apps and their schemas: ``client.apps.get_by_name("infsh", "echo")``."""
+        from inferencesh._generated.endpoints import AppsEndpoints
+
+        return AppsEndpoints(self._transport)
 
     @cached_property
     def agents(self) -> Agents:
@@ -295,6 +303,13 @@ class AsyncInference(_BaseInference):
         from inferencesh.sessions import AsyncSessions
 
         return AsyncSessions(self._transport)
+
+    @cached_property
+    def apps(self) -> AsyncAppsEndpoints:
+        """Apps and their schemas: ``await client.apps.get_by_name("infsh", "echo")``."""
+        from inferencesh._generated.endpoints import AsyncAppsEndpoints
+
+        return AsyncAppsEndpoints(self._transport)
 
     @cached_property
     def agents(self) -> AsyncAgents:

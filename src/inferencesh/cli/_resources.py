@@ -228,11 +228,7 @@ def _app(client: Inference, ref: str) -> Any:
     namespace, sep, name = ref.partition("/")
     if not sep or not namespace or not name or "/" in name:
         raise CommandError(f"an app is NAMESPACE/NAME, not {ref!r}", EXIT_USAGE)
-    from inferencesh._generated.endpoints import AppsEndpoints
-
-    # The client has no apps namespace yet; the generated endpoint class is the same call.
-    endpoints = AppsEndpoints(client._transport)  # pyright: ignore[reportPrivateUsage]
-    return endpoints.get_by_name(namespace, name.split("@", 1)[0])
+    return client.apps.get_by_name(namespace, name.split("@", 1)[0])
 
 
 def app_get(args: argparse.Namespace) -> int:
