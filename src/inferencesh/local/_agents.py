@@ -76,6 +76,7 @@ from inferencesh.local._engine import (
     _owner,  # pyright: ignore[reportPrivateUsage]
     _stable_id,  # pyright: ignore[reportPrivateUsage]
     _validation_detail,  # pyright: ignore[reportPrivateUsage]
+    broadcast,
 )
 from inferencesh.local._errors import ApiError
 from inferencesh.local._registry import DEFAULT_NAMESPACE
@@ -1015,16 +1016,7 @@ class Agents:
             chat.subscribers.discard(queue)
 
     def _emit(self, chat: _Chat, event: str, model: Any) -> None:
-        message = {"event": event, "data": _dump(model)}
-        for queue in list(chat.subscribers):
-            try:
-                queue.put_nowait(message)
-            except asyncio.QueueFull:
-                # A reader this far behind reconnects and starts from a fresh snapshot.
-                chat.subscribers.discard(queue)
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-                queue.put_nowait(END)
+        broadcast(chat.subscribers, {"event": event, "data": _dump(model)})
 
     def _emit_chat(self, chat: _Chat) -> None:
         chat.dto.updated_at = _now()

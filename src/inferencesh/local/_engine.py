@@ -49,7 +49,7 @@ from inferencesh.local._registry import AppSpec, Registry, parse_ref
 from inferencesh.local._store import Store
 from inferencesh.local._workers import Worker, WorkerError, WorkerPool
 
-__all__ = ["Engine", "EngineConfig", "END"]
+__all__ = ["END", "Engine", "EngineConfig", "broadcast"]
 
 TERMINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.REJECTED}
 LOCAL_USER = "local"
@@ -60,6 +60,19 @@ _BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 # Sentinel a subscriber queue receives when the task has ended.
 END: dict[str, Any] = {}
+
+
+def broadcast(subscribers: set[asyncio.Queue[dict[str, Any]]], message: dict[str, Any]) -> None:
+    """Queue ``message`` for every stream reader; a reader too far behind is ended."""
+    for queue in list(subscribers):
+        try:
+            queue.put_nowait(message)
+        except asyncio.QueueFull:
+            # A reader this far behind reconnects and starts from a fresh snapshot.
+            subscribers.discard(queue)
+            with contextlib.suppress(asyncio.QueueEmpty):
+                queue.get_nowait()
+            queue.put_nowait(END)
 
 
 def _now() -> datetime:
@@ -494,15 +507,7 @@ class Engine:
         self.store.put("tasks", live.dto.id, live.dto.model_dump(mode="json", exclude_unset=True))
 
     def _broadcast(self, live: _LiveTask, message: dict[str, Any]) -> None:
-        for queue in list(live.subscribers):
-            try:
-                queue.put_nowait(message)
-            except asyncio.QueueFull:
-                # A reader this far behind reconnects and starts from a fresh snapshot.
-                live.subscribers.discard(queue)
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-                queue.put_nowait(END)
+        broadcast(live.subscribers, message)
 
     def _update(self, live: _LiveTask, **changes: Any) -> None:
         """Apply changes, record a status event, and send a partial update."""
