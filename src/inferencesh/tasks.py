@@ -7,7 +7,7 @@ classes; this module adds input checks, automatic file upload, waiting and strea
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast, overload
 
@@ -183,39 +183,45 @@ def _to_task(state: dict[str, Any]) -> TaskDTO:
         return TaskDTO.model_construct(**fields)
 
 
-_ADAPTERS: dict[str, TypeAdapter[Any] | None] = {}
+_Validate = Callable[[Any], Any]
+_VALIDATORS: dict[str, _Validate | None] = {}
 
 
-def _field_adapter(name: str) -> TypeAdapter[Any] | None:
-    """A validator for one ``TaskDTO`` field (``None`` for ``Any`` fields and extras)."""
-    if name not in _ADAPTERS:
-        adapter: TypeAdapter[Any] | None = None
+def _field_validator(name: str) -> _Validate | None:
+    """The validator of one ``TaskDTO`` field (``None`` for ``Any`` fields and extras)."""
+    if name not in _VALIDATORS:
+        validate: _Validate | None = None
         field = TaskDTO.model_fields.get(name)
         if field is not None and field.alias in (None, name) and field.annotation is not Any:
             annotation: Any = field.annotation
             if field.metadata:
                 params = (annotation, *field.metadata)
                 annotation = cast(Any, Annotated)[params]
-            adapter = TypeAdapter(annotation)
-        _ADAPTERS[name] = adapter
-    return _ADAPTERS[name]
+            # The core validator itself: TypeAdapter.validate_python only forwards to it.
+            validate = TypeAdapter(annotation).validator.validate_python
+        _VALIDATORS[name] = validate
+    return _VALIDATORS[name]
 
 
 def _replace(task: TaskDTO, update: dict[str, Any]) -> TaskDTO:
     """``task.model_copy(update=update)`` for validated values, minus its generic overhead."""
     cls = type(task)
-    fields = cls.__pydantic_fields__
     values = task.__dict__.copy()
-    extra = dict(task.__pydantic_extra__) if task.__pydantic_extra__ is not None else None
-    for key, value in update.items():
-        if key in fields or extra is None:
-            values[key] = value
-        else:
-            extra[key] = value
-    new = cls.__new__(cls)
+    extra = task.__pydantic_extra__
+    if extra is None:
+        values.update(update)
+    else:
+        extra = extra.copy()
+        fields = cls.__pydantic_fields__
+        for key, value in update.items():
+            if key in fields:
+                values[key] = value
+            else:
+                extra[key] = value
+    new = object.__new__(cls)
     object.__setattr__(new, "__dict__", values)
     object.__setattr__(new, "__pydantic_extra__", extra)
-    object.__setattr__(new, "__pydantic_fields_set__", task.__pydantic_fields_set__ | update.keys())
+    object.__setattr__(new, "__pydantic_fields_set__", task.__pydantic_fields_set__.union(update))
     object.__setattr__(new, "__pydantic_private__", task.__pydantic_private__)
     return new
 
@@ -229,28 +235,27 @@ class _TaskBuilder:
     """
 
     def __init__(self) -> None:
-        self._state: dict[str, Any] | None = None
         self._task: TaskDTO | None = None
 
     def __call__(self, state: dict[str, Any]) -> TaskDTO:
-        previous, task = self._state, self._task
-        self._state = state
-        self._task = None
+        previous, self._task = self._task, None
         changed: frozenset[str] | None = getattr(state, "changed", None)
-        if previous is not None and task is not None and changed is not None:
+        task: TaskDTO | None = None
+        if previous is not None and changed is not None:
             update: dict[str, Any] = {}
             try:
                 for key in changed:
                     value = state.get(key)
-                    adapter = _ADAPTERS[key] if key in _ADAPTERS else _field_adapter(key)
-                    update[key] = value if adapter is None else adapter.validate_python(value)
+                    validate = _VALIDATORS[key] if key in _VALIDATORS else _field_validator(key)
+                    update[key] = value if validate is None else validate(value)
             except ValidationError:
                 pass
             else:
-                self._task = _replace(task, update)
-        if self._task is None:
-            self._task = _to_task(state)
-        return self._task
+                task = _replace(previous, update)
+        if task is None:
+            task = _to_task(state)
+        self._task = task
+        return task
 
 
 def _state(task: TaskDTO) -> dict[str, Any]:
