@@ -10,7 +10,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_codegen.py", "bench_runtime_echo.py", "bench_client.py"]
+SCRIPTS = [
+    "bench_codegen.py",
+    "bench_runtime_echo.py",
+    "bench_client.py",
+    "bench_stream_decode.py",
+]
 
 
 def main() -> int:
