@@ -13,6 +13,7 @@ needs more (HTTP/2, a custom transport) passes their own ``httpx`` client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import select
 import socket
 import ssl
@@ -396,6 +397,32 @@ class _Pool(Generic[C]):
             conn.close()
 
 
+class _Body(Generic[C]):
+    """A response body's hold on its connection, given back exactly once: to the pool when the
+    response was read to its end on a reusable connection, closed otherwise."""
+
+    def __init__(
+        self,
+        release: Callable[[C, bool], None],
+        conn: C,
+        parser: ResponseParser,
+        timeout: float | None,
+    ) -> None:
+        self._return = release
+        self._conn = conn
+        self._parser = parser
+        self._timeout = timeout
+        self._released = False
+
+    def _release(self, *, reusable: bool) -> None:
+        if not self._released:
+            self._released = True
+            self._return(self._conn, reusable)
+
+    def _settle(self) -> None:
+        self._release(reusable=self._parser.complete and self._parser.keep_alive)
+
+
 def _readable(sock: Any) -> bool:
     """Is there something to read on an idle connection? Then the server closed it (or sent
     junk): either way it is unusable. Asked of the socket itself, so that a close the event
@@ -484,17 +511,17 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
                 conn = conn or self._connect(plan.origin, timeouts.get("connect"))
                 parser = ResponseParser(plan.method)
                 try:
-                    conn.send(plan.opening, timeouts.get("write"))
-                    if not plan.replayable:
-                        stream = request.stream
-                        assert isinstance(stream, httpx.SyncByteStream)
-                        for part in stream:
-                            if part or not plan.chunked:
-                                conn.send(
-                                    _chunk(part) if plan.chunked else part, timeouts.get("write")
-                                )
-                        if plan.chunked:
-                            conn.send(_LAST_CHUNK, timeouts.get("write"))
+                    try:
+                        self._send(conn, plan, request)
+                    except httpx.WriteError:
+                        # The server may have answered before taking the whole body (413, an
+                        # expired upload URL) and closed: its answer says more than the failure.
+                        with contextlib.suppress(httpx.TransportError):
+                            while parser.head is None:
+                                conn.receive(parser, timeouts.get("read"))
+                        if parser.head is None:
+                            raise
+                        parser.keep_alive = False  # half a body was sent: never reuse
                     while parser.head is None:
                         conn.receive(parser, timeouts.get("read"))
                 except BaseException as exc:
@@ -518,6 +545,19 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
     def _free_slot(self) -> None:
         if self._slots is not None:
             self._slots.release()
+
+    def _send(self, conn: _SyncConnection, plan: _Plan, request: httpx.Request) -> None:
+        timeout = plan.timeouts.get("write")
+        conn.send(plan.opening, timeout)
+        if plan.replayable:
+            return
+        stream = request.stream
+        assert isinstance(stream, httpx.SyncByteStream)
+        for part in stream:
+            if part or not plan.chunked:
+                conn.send(_chunk(part) if plan.chunked else part, timeout)
+        if plan.chunked:
+            conn.send(_LAST_CHUNK, timeout)
 
     def _connect(self, origin: Origin, timeout: float | None) -> _SyncConnection:
         scheme, host, port = origin
@@ -545,20 +585,7 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
         self._free_slot()
 
 
-class _SyncBody(httpx.SyncByteStream):
-    def __init__(
-        self,
-        release: Callable[[_SyncConnection, bool], None],
-        conn: _SyncConnection,
-        parser: ResponseParser,
-        timeout: float | None,
-    ) -> None:
-        self._return = release
-        self._conn = conn
-        self._parser = parser
-        self._timeout = timeout
-        self._released = False
-
+class _SyncBody(_Body[_SyncConnection], httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         parser = self._parser
         try:
@@ -576,12 +603,7 @@ class _SyncBody(httpx.SyncByteStream):
         self._release(reusable=parser.keep_alive)
 
     def close(self) -> None:
-        self._release(reusable=self._parser.complete and self._parser.keep_alive)
-
-    def _release(self, *, reusable: bool) -> None:
-        if not self._released:
-            self._released = True
-            self._return(self._conn, reusable)
+        self._settle()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -601,6 +623,7 @@ class _AsyncConnection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._write_waiter: asyncio.Future[None] | None = None
         self._reading_paused = False
+        self._lost = False
 
     # Protocol callbacks.
 
@@ -635,6 +658,7 @@ class _AsyncConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.broken = True
+        self._lost = True
         if exc is not None:
             self._fail(httpx.ReadError(f"the connection was lost: {exc}"))
         elif self.parser is not None and not self.parser.complete and self._error is None:
@@ -695,6 +719,9 @@ class _AsyncConnection(asyncio.Protocol):
             return
         view = memoryview(data)
         for start in range(0, len(view), _WRITE_SIZE):
+            if self.answered():
+                self.broken = True  # answered early (say, 413): stop sending, read the answer
+                return
             self.write(view[start : start + _WRITE_SIZE])
             await self.drain(timeout)
 
@@ -725,7 +752,8 @@ class _AsyncConnection(asyncio.Protocol):
 
     def close(self) -> None:
         self.broken = True
-        if self.transport is not None:
+        # Once asyncio has reported the loss, its transport is spent (abort() would fail).
+        if self.transport is not None and not self._lost:
             self.transport.abort()
 
     async def _wait_for(
@@ -775,9 +803,20 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
                 conn = conn or await self._connect(plan.origin, timeouts.get("connect"))
                 parser = conn.start(plan.method)
                 try:
-                    await conn.send(plan.opening, timeouts.get("write"))
-                    if not plan.replayable:
-                        await self._send_stream(conn, request, plan.chunked, timeouts.get("write"))
+                    try:
+                        await conn.send(plan.opening, timeouts.get("write"))
+                        if not plan.replayable:
+                            await self._send_stream(
+                                conn, request, plan.chunked, timeouts.get("write")
+                            )
+                    except httpx.WriteError:
+                        # As in HTTP11Transport: an early answer says more than the failure.
+                        with contextlib.suppress(httpx.TransportError):
+                            while parser.head is None:
+                                await conn.receive(timeouts.get("read"))
+                        if parser.head is None:
+                            raise
+                        conn.broken = True
                     while parser.head is None:
                         await conn.receive(timeouts.get("read"))
                 except BaseException as exc:
@@ -854,20 +893,7 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
         self._free_slot()
 
 
-class _AsyncBody(httpx.AsyncByteStream):
-    def __init__(
-        self,
-        release: Callable[[_AsyncConnection, bool], None],
-        conn: _AsyncConnection,
-        parser: ResponseParser,
-        timeout: float | None,
-    ) -> None:
-        self._return = release
-        self._conn = conn
-        self._parser = parser
-        self._timeout = timeout
-        self._released = False
-
+class _AsyncBody(_Body[_AsyncConnection], httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         parser = self._parser
         try:
@@ -885,9 +911,4 @@ class _AsyncBody(httpx.AsyncByteStream):
         self._release(reusable=parser.keep_alive)
 
     async def aclose(self) -> None:
-        self._release(reusable=self._parser.complete and self._parser.keep_alive)
-
-    def _release(self, *, reusable: bool) -> None:
-        if not self._released:
-            self._released = True
-            self._return(self._conn, reusable)
+        self._settle()
