@@ -67,6 +67,7 @@ class ResponseParser:
 
     __slots__ = (
         "_body",
+        "_buffered",
         "_max_head",
         "_method",
         "_remaining",
@@ -84,6 +85,7 @@ class ResponseParser:
         self._state = _HEAD
         self._rest: bytes = b""
         self._body: list[bytes] = []
+        self._buffered: int = 0
         self._remaining: int = 0
         self._trailer_bytes: int = 0
         self.head: ResponseHead | None = None
@@ -98,7 +100,7 @@ class ResponseParser:
     @property
     def buffered(self) -> int:
         """Decoded body bytes waiting for :meth:`take_body`."""
-        return sum(map(len, self._body))
+        return self._buffered
 
     def take_body(self) -> bytes:
         """The body bytes decoded since the last call (``b""`` if none)."""
@@ -106,6 +108,7 @@ class ResponseParser:
         if not body:
             return b""
         self._body = []
+        self._buffered = 0
         return body[0] if len(body) == 1 else b"".join(body)
 
     def feed(self, data: bytes) -> None:
@@ -120,6 +123,7 @@ class ResponseParser:
             if state == _CHUNK_DATA or state == _LENGTH:
                 take = min(self._remaining, end - pos)
                 self._body.append(data[pos : pos + take] if take < end - pos or pos else data)
+                self._buffered += take
                 pos += take
                 self._remaining -= take
                 if not self._remaining:
@@ -161,6 +165,7 @@ class ResponseParser:
                 pos = eol + 2
             elif state == _UNTIL_CLOSE:
                 self._body.append(data[pos:] if pos else data)
+                self._buffered += end - pos
                 return
             else:  # _DONE: bytes after a complete response; the connection cannot be trusted
                 self.keep_alive = False

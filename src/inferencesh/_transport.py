@@ -381,11 +381,10 @@ def _map_exception(exc: httpx.TransportError, method: str, path: str) -> APIConn
 
 
 def _proxied() -> bool:
-    """Does the environment name a proxy (which httpx would route requests through)?"""
-    return any(scheme in urllib.request.getproxies_environment() for scheme in _PROXY_KEYS)
-
-
-_PROXY_KEYS = ("http", "https", "all")
+    """Is a proxy configured? The same reading as httpx's: environment variables, then the
+    system settings on macOS and Windows."""
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
 class _TransportCore:
