@@ -287,7 +287,7 @@ _LAST_CHUNK = b"0\r\n\r\n"
 class _Plan:
     """What a request needs on the wire, worked out once before any connection is touched."""
 
-    __slots__ = ("chunked", "method", "opening", "origin", "replayable", "timeouts")
+    __slots__ = ("_stale_retry", "chunked", "method", "opening", "origin", "replayable", "timeouts")
 
     def __init__(self, request: httpx.Request) -> None:
         url = request.url
@@ -305,10 +305,20 @@ class _Plan:
         self.replayable = isinstance(request.stream, httpx.ByteStream)
         if self.replayable:
             self.opening += b"".join(request.stream)  # type: ignore[arg-type]
+        self._stale_retry = self.replayable and self.method in _IDEMPOTENT
 
-    def retry_stale(self) -> bool:
-        """May a reused connection that died before any answer be replaced for this request?"""
-        return self.replayable and self.method in _IDEMPOTENT
+    def retry_stale(self, reused: bool, parser: ResponseParser, error: BaseException) -> bool:
+        """Send again on a new connection? Once, when a reused connection failed before any
+        answer (the server had closed it) and the request can safely be repeated."""
+        if (
+            self._stale_retry
+            and reused
+            and not parser.received
+            and isinstance(error, httpx.TransportError)
+        ):
+            self._stale_retry = False
+            return True
+        return False
 
 
 def _response(
@@ -507,7 +517,6 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
         timeouts = plan.timeouts
         if self._slots is not None and not self._slots.acquire(timeout=timeouts.get("pool")):
             raise httpx.PoolTimeout("no connection became free within the pool timeout")
-        retry_stale = plan.retry_stale()
         try:
             while True:
                 with self._lock:
@@ -531,9 +540,7 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
                         conn.receive(parser, timeouts.get("read"))
                 except BaseException as exc:
                     conn.close()
-                    stale = reused and not parser.received and isinstance(exc, httpx.TransportError)
-                    if stale and retry_stale:
-                        retry_stale = False
+                    if plan.retry_stale(reused, parser, exc):
                         continue
                     raise
                 break
@@ -800,7 +807,6 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
         plan = _Plan(request)
         timeouts = plan.timeouts
         await self._take_slot(timeouts.get("pool"))
-        retry_stale = plan.retry_stale()
         try:
             while True:
                 conn = self._pop_idle(plan.origin)
@@ -826,9 +832,7 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
                         await conn.receive(timeouts.get("read"))
                 except BaseException as exc:
                     conn.close()
-                    stale = reused and not parser.received and isinstance(exc, httpx.TransportError)
-                    if stale and retry_stale:
-                        retry_stale = False
+                    if plan.retry_stale(reused, parser, exc):
                         continue
                     raise
                 break

@@ -15,7 +15,14 @@ import json
 import random
 import time
 import urllib.request
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+)
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
@@ -53,6 +60,7 @@ if TYPE_CHECKING:
     M = TypeVar("M", bound=BaseModel)
 else:
     M = TypeVar("M")
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -166,14 +174,17 @@ class TransportConfig:
         # Streams are long-lived and not bounded by the request limiter: leave the pool unbounded.
         return httpx.Limits(max_connections=None, max_keepalive_connections=self.max_concurrency)
 
-    def pool_options(self) -> dict[str, Any]:
-        """:meth:`pool_limits` as keyword arguments of our transports."""
+    def own_transport(self, cls: Callable[..., T]) -> T | None:
+        """Our HTTP/1.1 transport with :meth:`pool_limits`, or ``None`` (httpx's own) when a
+        proxy is configured: httpx applies proxies only on its own transport."""
+        if _proxied():
+            return None
         limits = self.pool_limits()
-        return {
-            "max_connections": limits.max_connections,
-            "max_keepalive_connections": limits.max_keepalive_connections,
-            "keepalive_expiry": limits.keepalive_expiry,
-        }
+        return cls(
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+        )
 
 
 def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo:
@@ -521,16 +532,11 @@ class SyncTransport(_TransportCore):
         self._owns_client = http_client is None
         # Our own client on our own transport: nothing of httpx's send() (auth, cookies,
         # redirects, hooks) applies, so requests go to the transport directly, saving about a
-        # fifth of a call. httpx applies proxy variables only on its own transport, so with a
-        # proxy configured the client keeps httpx's; a user's client is used as given.
-        self._direct: HTTP11Transport | None = None
-        if http_client is None:
-            if _proxied():
-                http_client = httpx.Client(timeout=config.timeout, limits=config.pool_limits())
-            else:
-                self._direct = HTTP11Transport(**config.pool_options())
-                http_client = httpx.Client(timeout=config.timeout, transport=self._direct)
-        self.client = http_client
+        # fifth of a call. A user's client is used as given.
+        self._direct = None if http_client is not None else config.own_transport(HTTP11Transport)
+        self.client = http_client or httpx.Client(
+            timeout=config.timeout, limits=config.pool_limits(), transport=self._direct
+        )
 
     def close(self) -> None:
         """Close the connection pool (only when this transport created it)."""
@@ -683,14 +689,12 @@ class AsyncTransport(_TransportCore):
     ) -> None:
         super().__init__(config)
         self._owns_client = http_client is None
-        self._direct: AsyncHTTP11Transport | None = None  # as in SyncTransport
-        if http_client is None:
-            if _proxied():
-                http_client = httpx.AsyncClient(timeout=config.timeout, limits=config.pool_limits())
-            else:
-                self._direct = AsyncHTTP11Transport(**config.pool_options())
-                http_client = httpx.AsyncClient(timeout=config.timeout, transport=self._direct)
-        self.client = http_client
+        self._direct = (
+            None if http_client is not None else config.own_transport(AsyncHTTP11Transport)
+        )
+        self.client = http_client or httpx.AsyncClient(
+            timeout=config.timeout, limits=config.pool_limits(), transport=self._direct
+        )
         self._limiter = asyncio.Semaphore(config.max_concurrency)
 
     async def close(self) -> None:
