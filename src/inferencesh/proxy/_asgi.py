@@ -119,7 +119,7 @@ class ASGIProxy:
                     scope.get("path", ""),
                     plan.target,
                     headers,
-                    (str(client[0]), int(client[1])) if client else None,
+                    str(client[0]) if client else None,
                     scope,
                 )
                 allowed = self._authorize(view)

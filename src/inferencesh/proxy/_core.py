@@ -17,7 +17,7 @@ import httpx
 
 from inferencesh import __version__
 from inferencesh._errors import InvalidInputError, MissingAPIKeyError
-from inferencesh._logging import logger, register_secret
+from inferencesh._logging import logger, redact, register_secret
 from inferencesh._proxy_protocol import TARGET_HEADER, TARGET_PARAM
 from inferencesh._transport import DEFAULT_BASE_URL
 
@@ -81,7 +81,8 @@ class ProxyRequest:
     """The browser's request, as the ``authorize`` hook sees it.
 
     ``headers`` has lower-case names and includes ``cookie`` and ``authorization`` (neither is
-    forwarded); ``raw`` is the ASGI scope or the WSGI environ, for framework helpers.
+    forwarded); ``client`` is the peer's address; ``raw`` is the ASGI scope or the WSGI environ,
+    for framework helpers.
     """
 
     method: str
@@ -89,7 +90,7 @@ class ProxyRequest:
     target: str
     headers: Mapping[str, str]
     cookies: Mapping[str, str]
-    client: tuple[str, int] | None
+    client: str | None
     raw: Mapping[str, Any] = field(repr=False)
 
 
@@ -107,7 +108,7 @@ class Refusal(Exception):
             "type": "about:blank",
             "title": HTTPStatus(self.status).phrase,
             "status": self.status,
-            "detail": self.detail,
+            "detail": redact(self.detail),
             "code": self.code,
         }
         return json.dumps(problem).encode()
@@ -467,7 +468,7 @@ class ProxyCore:
         path: str,
         target: str,
         headers: Sequence[tuple[str, str]],
-        client: tuple[str, int] | None,
+        client: str | None,
         raw: Mapping[str, Any],
     ) -> ProxyRequest:
         """The :class:`ProxyRequest` given to ``authorize``."""

@@ -92,9 +92,7 @@ class WSGIProxy:
                 raise Refusal(411, "length_required", "send the request body with Content-Length")
             if self._authorize is not None:
                 path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-                port = str(environ.get("REMOTE_PORT", ""))
-                remote = environ.get("REMOTE_ADDR")
-                client = (str(remote), int(port)) if remote and port.isdigit() else None
+                client = environ.get("REMOTE_ADDR") or None
                 view = core.request_view(plan.method, path, plan.target, headers, client, environ)
                 if self._authorize(view) is not True:
                     raise Refusal(401, "unauthorized", "sign in to use this proxy")
