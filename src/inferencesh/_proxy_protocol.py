@@ -8,6 +8,8 @@ query parameter); the proxy checks the target, adds the key and forwards.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 
 from inferencesh._errors import InvalidInputError
@@ -27,13 +29,15 @@ class ProxyRoute:
     """Rewrites requests for the API into requests to the proxy (the client side of the protocol).
 
     Requests to other hosts (presigned upload URLs) are sent directly, as the JS SDK does: they
-    carry their own authorization and never a key.
+    carry their own authorization and never a key. Everything sent to the proxy carries the
+    client's ``headers=`` (how a non-browser caller signs in to the backend), uploads included.
     """
 
-    def __init__(self, proxy_url: str, base_url: str) -> None:
+    def __init__(self, proxy_url: str, base_url: str, headers: Mapping[str, str]) -> None:
         self.url = _proxy_url(proxy_url)
         self._host = self.url.netloc.decode("ascii")
         self._api = _origin(httpx.URL(base_url))
+        self._headers = dict(headers)
 
     def __repr__(self) -> str:
         return f"ProxyRoute({str(self.url)!r})"
@@ -43,6 +47,8 @@ class ProxyRoute:
         if _origin(request.url) != self._api:
             return request
         headers = request.headers.copy()
+        for name, value in self._headers.items():
+            headers.setdefault(name, value)
         headers.pop("Authorization", None)
         headers["Host"] = self._host
         headers[TARGET_HEADER] = str(request.url)

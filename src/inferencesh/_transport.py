@@ -161,7 +161,11 @@ class TransportConfig:
         self.max_concurrency = max_concurrency
         self.stream_idle_timeout = stream_idle_timeout
         # Browser-proxy mode: API requests go to the proxy, which adds the key (no key here).
-        self.proxy = ProxyRoute(proxy_url, self.base_url) if proxy_url is not None else None
+        self.proxy = (
+            ProxyRoute(proxy_url, self.base_url, self.extra_headers)
+            if proxy_url is not None
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"TransportConfig(base_url={self.base_url!r}, max_retries={self.max_retries})"
