@@ -99,6 +99,7 @@ ALLOWED = [
         "https://api.inference.sh/tasks?limit=5&x=%2F",
     ),
     ("https://api.inference.sh/#@evil.example", "https://api.inference.sh/"),
+    ("https://api.inference.sh/s?q=a%20b%5C%00", "https://api.inference.sh/s?q=a%20b%5C%00"),
     ("https://api.inference.sh/?@evil.example", "https://api.inference.sh/?@evil.example"),
     ("https://files.inference.sh/u/1", "https://files.inference.sh/u/1"),
     ("https://inference.sh/x", "https://inference.sh/x"),
