@@ -46,6 +46,25 @@ if TYPE_CHECKING:
 __all__ = ["AsyncInference", "Inference", "async_inference", "inference"]
 
 
+def _api_key(api_key: str | None, proxy_url: str | None) -> str | None:
+    """The key to send; none in ``proxy_url`` mode, where the proxy adds it."""
+    if proxy_url is not None:
+        if api_key is not None:
+            raise InvalidInputError(
+                "pass api_key or proxy_url, not both: with proxy_url the proxy adds the key"
+            )
+        return None
+    key = api_key if api_key is not None else os.environ.get("INFERENCE_API_KEY")
+    if not isinstance(key, str) or not key.strip():
+        raise MissingAPIKeyError(
+            "no API key: pass inference(api_key=...), set INFERENCE_API_KEY, "
+            "or use proxy_url=... behind a proxy that adds it"
+        )
+    key = key.strip()
+    register_secret(key)
+    return key
+
+
 def _session_of(exc: TaskFailedError) -> str | None:
     session_id = exc.task.get("session_id") if exc.task is not None else None
     return session_id if isinstance(session_id, str) and session_id else None
@@ -64,14 +83,9 @@ class _BaseInference:
         headers: Mapping[str, str] | None,
         max_concurrency: int,
         stream_idle_timeout: float | None,
+        proxy_url: str | None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("INFERENCE_API_KEY")
-        if not isinstance(key, str) or not key.strip():
-            raise MissingAPIKeyError(
-                "no API key: pass inference(api_key=...) or set INFERENCE_API_KEY"
-            )
-        key = key.strip()
-        register_secret(key)
+        key = _api_key(api_key, proxy_url)
         url = base_url or os.environ.get("INFERENCE_BASE_URL") or DEFAULT_BASE_URL
         if not isinstance(cast(object, url), str) or not url.startswith(("http://", "https://")):
             raise InvalidInputError(f"base_url must be an http(s) URL, got {url!r}")
@@ -85,6 +99,7 @@ class _BaseInference:
             headers=headers,
             max_concurrency=max_concurrency,
             stream_idle_timeout=stream_idle_timeout,
+            proxy_url=proxy_url,
         )
 
     @property
@@ -118,6 +133,7 @@ class Inference(_BaseInference):
         http_client: httpx.Client | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+        proxy_url: str | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -127,6 +143,7 @@ class Inference(_BaseInference):
             headers=headers,
             max_concurrency=max_concurrency,
             stream_idle_timeout=stream_idle_timeout,
+            proxy_url=proxy_url,
         )
         self._transport = SyncTransport(self._config, http_client)
 
@@ -271,6 +288,7 @@ class AsyncInference(_BaseInference):
         http_client: httpx.AsyncClient | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+        proxy_url: str | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -280,6 +298,7 @@ class AsyncInference(_BaseInference):
             headers=headers,
             max_concurrency=max_concurrency,
             stream_idle_timeout=stream_idle_timeout,
+            proxy_url=proxy_url,
         )
         self._transport = AsyncTransport(self._config, http_client)
 
@@ -417,9 +436,12 @@ def inference(
     http_client: httpx.Client | None = None,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+    proxy_url: str | None = None,
 ) -> Inference:
     """A blocking client. The key comes from ``api_key`` or ``INFERENCE_API_KEY``; the base URL
-    from ``base_url``, ``INFERENCE_BASE_URL`` or ``https://api.inference.sh``."""
+    from ``base_url``, ``INFERENCE_BASE_URL`` or ``https://api.inference.sh``. With
+    ``proxy_url=`` (no key) every API request goes through a proxy that adds the key
+    (``inferencesh.proxy``, or the JS SDK's server proxy)."""
     return Inference(
         api_key=api_key,
         base_url=base_url,
@@ -429,6 +451,7 @@ def inference(
         http_client=http_client,
         max_concurrency=max_concurrency,
         stream_idle_timeout=stream_idle_timeout,
+        proxy_url=proxy_url,
     )
 
 
@@ -442,6 +465,7 @@ def async_inference(
     http_client: httpx.AsyncClient | None = None,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+    proxy_url: str | None = None,
 ) -> AsyncInference:
     """An async client; same configuration as :func:`inference`."""
     return AsyncInference(
@@ -453,4 +477,5 @@ def async_inference(
         http_client=http_client,
         max_concurrency=max_concurrency,
         stream_idle_timeout=stream_idle_timeout,
+        proxy_url=proxy_url,
     )

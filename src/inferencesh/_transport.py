@@ -51,6 +51,7 @@ from inferencesh._errors import (
 )
 from inferencesh._http11 import AsyncHTTP11Transport, HTTP11Transport
 from inferencesh._logging import logger, redact
+from inferencesh._proxy_protocol import ProxyRoute
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -133,7 +134,7 @@ class TransportConfig:
     def __init__(
         self,
         *,
-        api_key: str,
+        api_key: str | None,
         base_url: str,
         timeout: float | httpx.Timeout | None,
         max_retries: int,
@@ -143,6 +144,7 @@ class TransportConfig:
         headers: Mapping[str, str] | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+        proxy_url: str | None = None,
     ) -> None:
         if max_retries < 0:
             raise InvalidInputError(f"max_retries must be >= 0, got {max_retries}")
@@ -158,13 +160,20 @@ class TransportConfig:
         self.extra_headers = dict(headers or {})
         self.max_concurrency = max_concurrency
         self.stream_idle_timeout = stream_idle_timeout
+        # Browser-proxy mode: API requests go to the proxy, which adds the key (no key here).
+        self.proxy = (
+            ProxyRoute(proxy_url, self.base_url, self.extra_headers)
+            if proxy_url is not None
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"TransportConfig(base_url={self.base_url!r}, max_retries={self.max_retries})"
 
     def auth_headers(self) -> dict[str, str]:
+        auth = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         return {
-            "Authorization": f"Bearer {self._api_key}",
+            **auth,
             "User-Agent": f"inferencesh-python/{__version__}",
             "Accept": "application/json",
             **self.extra_headers,
@@ -669,9 +678,10 @@ class SyncTransport(_TransportCore):
         return response
 
     def _dispatch(self, request: httpx.Request, stream: bool) -> httpx.Response:
+        sent = request if self.config.proxy is None else self.config.proxy.route(request)
         if self._direct is None:
-            return self.client.send(request, stream=stream)
-        response = self._direct.handle_request(request)
+            return self.client.send(sent, stream=stream)
+        response = self._direct.handle_request(sent)
         response.request = request
         if not stream:
             try:
@@ -830,9 +840,10 @@ class AsyncTransport(_TransportCore):
         return response
 
     async def _dispatch(self, request: httpx.Request, stream: bool) -> httpx.Response:
+        sent = request if self.config.proxy is None else self.config.proxy.route(request)
         if self._direct is None:
-            return await self.client.send(request, stream=stream)
-        response = await self._direct.handle_async_request(request)
+            return await self.client.send(sent, stream=stream)
+        response = await self._direct.handle_async_request(sent)
         response.request = request
         if not stream:
             try:

@@ -90,6 +90,17 @@ PROMISES: dict[str, list[str]] = {
         "gather: ['You said: one', 'You said: two']",
         "run output: {'city': 'Rome', 'nights': 2}",
     ],
+    "proxy_fastapi.py": [
+        "signed out: 401 unauthorized",
+        "run: {'text': 'via fastapi'}",
+        "stream: 'a b c'",
+        "elsewhere: 403 target_not_allowed",
+    ],
+    "proxy_flask.py": [
+        "run: {'text': 'via flask'}",
+        "upload: proxy_flask.py True",
+        "session: count=7",
+    ],
     "demo.py": [
         "== echo:",
         "== files:",
