@@ -1,24 +1,38 @@
-"""A scripted raw-socket HTTP/1.1 server on 127.0.0.1 for the transport tests.
+"""Scripted raw-socket HTTP/1.1 servers on loopback, and one client API over every way in.
 
 Each accepted connection runs a *script* (a function of a :class:`Conn`) in its own thread. The
 script reads requests and writes whatever bytes it likes: well-formed responses, garbage, a
 truncated body, a reset. The server counts accepted connections and knows which of them are
 still open on its side, so tests can see reuse, discarded connections and pool cleanup.
 
+:class:`Client` gives our sync and async transports (each under its httpx client) the same
+awaitable API, and :class:`Api` does the same for ``inference()`` and ``async_inference()``, so
+that one test covers every way a scenario can be reached.
+
 Everything is bounded: socket operations time out after :data:`IO_TIMEOUT` seconds, waits take a
-timeout, and :meth:`ScriptServer.stop` closes every socket and joins every thread.
+timeout, loops a count, and :meth:`ScriptServer.stop` closes every socket and joins every thread.
+Only 127.0.0.1 (and ::1 where IPv6 is the point) is ever a target.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import socket
 import ssl
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from inferencesh import AsyncInference, Inference
+from inferencesh._http11 import AsyncHTTP11Transport, HTTP11Transport
 
 IO_TIMEOUT = 10.0
 WAIT = 5.0
@@ -152,6 +166,19 @@ class Conn:
         """Say nothing, read nothing, until the server stops or ``timeout`` passes."""
         self.server.stopping.wait(timeout)
 
+    def trickle(self, data: bytes, limit: int | None = None) -> int:
+        """Send ``data`` one byte per write (up to ``limit`` bytes); stop when the client
+        closes. Returns how many bytes went out."""
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sent = 0
+        for index in range(min(len(data), limit or len(data))):
+            try:
+                self.sock.sendall(data[index : index + 1])
+            except OSError:
+                break
+            sent += 1
+        return sent
+
     # Writing.
 
     def send(self, data: bytes) -> None:
@@ -222,6 +249,7 @@ class ScriptServer:
         ssl_context: ssl.SSLContext | None = None,
         backlog: int = 128,
         rcvbuf: int | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self.script = script
         self.ssl_context = ssl_context
@@ -230,10 +258,11 @@ class ScriptServer:
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._listener = socket.socket()
+        self.host = host
+        self._listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         if rcvbuf is not None:  # a fixed receive window (no autotuning) for slow-reader scripts
             self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self._listener.bind(("127.0.0.1", 0))
+        self._listener.bind((host, 0))
         self._listener.listen(backlog)
         self._listener.settimeout(0.05)
         self.port: int = self._listener.getsockname()[1]
@@ -242,9 +271,11 @@ class ScriptServer:
 
     # Observations.
 
-    def url(self, path: str = "/") -> str:
+    def url(self, path: str = "/", host: str | None = None) -> str:
+        """A URL of this server; ``host`` names it otherwise (a name the test resolves here)."""
         scheme = "https" if self.ssl_context else "http"
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
+        name = host or (f"[{self.host}]" if ":" in self.host else self.host)
+        return f"{scheme}://{name}:{self.port}{path}"
 
     @property
     def accepted(self) -> int:
@@ -325,3 +356,235 @@ class ScriptServer:
             except OSError:
                 pass
             conn.done.set()
+
+
+# ---------------------------------------------------------------------------------------------
+# One awaitable API over every way in.
+
+TRANSPORTS = ["sync", "async"]
+APIS = ["inference", "async_inference"]
+SHORT = httpx.Timeout(5.0, read=2.0)  # where a transport bug would hang until a read timeout
+
+
+class Stream:
+    """An open streaming response and its raw-bytes iterator."""
+
+    def __init__(self, response: httpx.Response, chunks: Iterator[bytes] | AsyncIterator[bytes]):
+        self.response = response
+        self._chunks = chunks
+
+    async def next_raw(self) -> bytes:
+        """The next piece of raw body, b"" at the end."""
+        if isinstance(self._chunks, Iterator):
+            return next(self._chunks, b"")
+        return await anext(self._chunks, b"")
+
+    async def read_at_least(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            piece = await self.next_raw()
+            if not piece:
+                break
+            data += piece
+        return data
+
+    async def rest(self) -> bytes:
+        return await self.read_at_least(1 << 62)
+
+
+class Client:
+    """``httpx.Client(transport=HTTP11Transport(...))`` or the async pair, awaitable either way
+    (the sync client simply blocks; the servers run in their own threads)."""
+
+    def __init__(
+        self,
+        mode: str,
+        *,
+        follow_redirects: bool = False,
+        timeout: httpx.Timeout | None = None,
+        **options: Any,
+    ) -> None:
+        self.mode = mode
+        timeout = timeout or httpx.Timeout(5.0)
+        self.transport: HTTP11Transport | AsyncHTTP11Transport
+        self.http: httpx.Client | httpx.AsyncClient
+        if mode == "sync":
+            self.transport = HTTP11Transport(**options)
+            self.http = httpx.Client(
+                transport=self.transport, timeout=timeout, follow_redirects=follow_redirects
+            )
+        else:
+            self.transport = AsyncHTTP11Transport(**options)
+            self.http = httpx.AsyncClient(
+                transport=self.transport, timeout=timeout, follow_redirects=follow_redirects
+            )
+        self.closed = False
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        if isinstance(self.http, httpx.Client):
+            return self.http.request(method, url, **kwargs)
+        return await self.http.request(method, url, **kwargs)
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+    @asynccontextmanager
+    async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[Stream]:
+        if isinstance(self.http, httpx.Client):
+            with self.http.stream(method, url, **kwargs) as streamed:
+                yield Stream(streamed, streamed.iter_raw())
+        else:
+            async with self.http.stream(method, url, **kwargs) as astreamed:
+                yield Stream(astreamed, astreamed.aiter_raw())
+
+    async def send_to_transport(self, request: httpx.Request) -> httpx.Response:
+        if isinstance(self.transport, HTTP11Transport):
+            return self.transport.handle_request(request)
+        return await self.transport.handle_async_request(request)
+
+    def content(self, parts: Iterable[bytes]) -> Any:
+        """A streaming request body (no length known) of the kind this client accepts."""
+        if self.mode == "sync":
+            return (part for part in parts)
+
+        async def agen() -> AsyncIterator[bytes]:
+            for part in parts:
+                yield part
+
+        return agen()
+
+    async def aclose(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if isinstance(self.http, httpx.Client):
+            self.http.close()
+        else:
+            await self.http.aclose()
+
+
+class Api:
+    """``inference()`` or ``async_inference()`` against a base URL, awaitable either way. No
+    retries: each call is one exchange, so that what the server saw is what the call did."""
+
+    def __init__(self, mode: str, base_url: str, **options: Any) -> None:
+        options.setdefault("api_key", "inf_test")
+        options.setdefault("max_retries", 0)
+        self.mode = mode
+        self.client: Inference | AsyncInference = (
+            Inference(base_url=base_url, **options)
+            if mode == "inference"
+            else AsyncInference(base_url=base_url, **options)
+        )
+
+    async def call(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(client)``, awaited when the client is async."""
+        result = fn(self.client)
+        if asyncio.iscoroutine(result):
+            result = await result
+        return result
+
+    async def get_task(self, task_id: str = "t1") -> Any:
+        return await self.call(lambda c: c.tasks.get(task_id))
+
+    async def aclose(self) -> None:
+        if isinstance(self.client, AsyncInference):
+            await self.client.close()
+        else:
+            self.client.close()
+
+
+async def clients(mode: str) -> AsyncIterator[Callable[..., Client]]:
+    """Make transport clients of one mode; all are closed afterwards."""
+    made: list[Client] = []
+
+    def make(**options: Any) -> Client:
+        client = Client(mode, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.aclose()
+
+
+def servers() -> Iterator[Callable[..., ScriptServer]]:
+    """Start scripted servers; all are stopped afterwards."""
+    started: list[ScriptServer] = []
+
+    def start(script: Script, **options: Any) -> ScriptServer:
+        server = ScriptServer(script, **options)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
+    """Poll ``predicate`` without blocking the event loop (async transports close on the loop)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+async def settle(rounds: int = 5) -> None:
+    """Let the event loop run its I/O callbacks for bytes already in the socket: the consumer
+    is away while they are handled. (A yield, not a measure of time.)"""
+    for _ in range(rounds):
+        await asyncio.sleep(0.01)
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 with nothing listening on it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# Wire pieces.
+
+
+def echo_path(request: Request) -> bytes:
+    return response(f"{request.method} {request.path}".encode())
+
+
+def task_body(task_id: str = "t1", status: int = 7, **fields: Any) -> bytes:
+    """A complete task record, as the API sends one."""
+    now = "2026-11-23T12:00:00Z"
+    body: dict[str, Any] = {
+        "id": task_id,
+        "short_id": task_id,
+        "created_at": now,
+        "updated_at": now,
+        "team_id": "team",
+        "user_id": "user",
+        "visibility": "private",
+        "app_id": "app",
+        "app_version_id": "ver",
+        "engine_public_key": None,
+        "user_public_key": None,
+        "events": [],
+        "logs": [],
+        "usage_events": [],
+        "workers": [],
+        "function": "run",
+        "infra": "cloud",
+        "input": {},
+        "output": None,
+        "is_featured": False,
+        "rating": "safe",
+        "status": status,
+    }
+    body.update(fields)
+    return json.dumps(body).encode()
+
+
+JSON = ("Content-Type", "application/json")
