@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from inferencesh import AsyncInference, Inference
+from inferencesh import APIConnectionError, APITimeoutError, AsyncInference, Inference
 from inferencesh._http11 import AsyncHTTP11Transport, HTTP11Transport
 
 IO_TIMEOUT = 10.0
@@ -497,6 +497,49 @@ class Api:
             self.client.close()
 
 
+class Way:
+    """One of four ways to read ``GET /tasks/t1`` from a server: our sync or async transport
+    (under its httpx client), ``inference()`` or ``async_inference()``. :meth:`task_id` returns
+    the id of the task record that came back; :meth:`error` names what a transport error
+    becomes on this way."""
+
+    def __init__(self, mode: str, **options: Any) -> None:
+        self.mode = mode
+        self._options = options
+        self._client: Client | None = None
+        self._apis: dict[str, Api] = {}
+
+    @property
+    def is_api(self) -> bool:
+        return self.mode in APIS
+
+    def error(self, transport_error: type[Exception]) -> type[Exception]:
+        if not self.is_api:
+            return transport_error
+        if issubclass(transport_error, httpx.TimeoutException):
+            return APITimeoutError
+        return APIConnectionError
+
+    async def task_id(self, base_url: str, **options: Any) -> str:
+        """The id in the task record ``GET {base_url}/tasks/t1`` answers (one client per base
+        URL, kept across calls, so that connection reuse shows)."""
+        if self.is_api:
+            api = self._apis.get(base_url)
+            if api is None:
+                api = self._apis[base_url] = Api(self.mode, base_url, **self._options)
+            return str((await api.get_task()).id)
+        if self._client is None:
+            self._client = Client(self.mode, **self._options)
+        answer = await self._client.get(f"{base_url}/tasks/t1", **options)
+        return str(answer.raise_for_status().json()["id"])
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+        for api in self._apis.values():
+            await api.aclose()
+
+
 async def clients(mode: str) -> AsyncIterator[Callable[..., Client]]:
     """Make transport clients of one mode; all are closed afterwards."""
     made: list[Client] = []
@@ -549,6 +592,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Resolver:
+    """Stands in for DNS: test names resolve to 127.0.0.1, and every name asked is recorded.
+    It receives what ``socket.getaddrinfo`` receives and encodes a str host the way CPython's
+    resolver does (the IDNA 2003 codec), so a client that passes a Unicode host is seen doing
+    exactly what it would do against real DNS."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = set(names)
+        self.asked: list[str] = []
+        self._real = socket.getaddrinfo
+
+    def __call__(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.encode("idna").decode("ascii") if isinstance(host, str) else host
+        if isinstance(name, bytes):
+            name = name.decode("ascii")
+        self.asked.append(name)
+        if name in self.names:
+            host = "127.0.0.1"
+        elif name not in ("127.0.0.1", "::1"):
+            raise socket.gaierror(socket.EAI_NONAME, f"{name} is not a test name")
+        return self._real(host, port, *args, **kwargs)
+
+
 # Wire pieces.
 
 
@@ -588,3 +654,34 @@ def task_body(task_id: str = "t1", status: int = 7, **fields: Any) -> bytes:
 
 
 JSON = ("Content-Type", "application/json")
+
+
+def task_response(task_id: str = "t1", **fields: Any) -> bytes:
+    return response(task_body(task_id, **fields), headers=[JSON])
+
+
+def first_then(first: bytes, then: bytes | None = None) -> Script:
+    """A keep-alive server whose first answer (of all) is ``first``; every later request, on
+    any connection, gets ``then`` (task t2 by default)."""
+    later = then if then is not None else task_response("t2")
+
+    def script(conn: Conn) -> None:
+        while conn.read_request() is not None:
+            conn.send(first if len(conn.server.requests) == 1 else later)
+
+    return script
+
+
+def answer_once(raw: bytes, then: str = "close") -> Script:
+    """Read a request, send ``raw``; then close, reset, or hold the connection open."""
+
+    def script(conn: Conn) -> None:
+        if conn.read_request() is None:
+            return
+        conn.send(raw)
+        if then == "reset":
+            conn.reset()
+        elif then == "hold":
+            conn.wait_closed()
+
+    return script
