@@ -37,6 +37,7 @@ from tests.hostile.harness import (
     Request,
     Script,
     ScriptServer,
+    answer_once,
     chunk,
     clients,
     echo_path,
@@ -522,21 +523,6 @@ async def test_redirect_is_followed_on_the_same_connection(
 
 
 # Errors.
-
-
-def answer_once(raw: bytes, then: str = "close") -> Script:
-    """Read a request, send ``raw``; then close, reset, or hold the connection open."""
-
-    def script(conn: Conn) -> None:
-        if conn.read_request() is None:
-            return
-        conn.send(raw)
-        if then == "reset":
-            conn.reset()
-        elif then == "hold":
-            conn.wait_closed()
-
-    return script
 
 
 def hold_open(conn: Conn, request: Request) -> bool:
