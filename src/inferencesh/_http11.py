@@ -103,8 +103,7 @@ class _Wire:
         self.complete = self.reusable = False
         send = conn.send_with_data_passthrough
         try:
-            out = send(request)
-            assert out is not None
+            out = [b"".join(send(request) or ())]
             if body is not None:
                 if body:
                     out += send(h11.Data(data=body)) or ()
@@ -112,7 +111,7 @@ class _Wire:
         except h11.ProtocolError as exc:
             raise _mapped(exc) from None
         if body is not None and len(body) > _WRITE_SIZE:
-            return out  # the body as given: no copy
+            return [piece for piece in out if piece]  # the body as given, not copied
         return [b"".join(out)]
 
     def body(self, part: bytes) -> bytes:
