@@ -122,7 +122,7 @@ async def test_a_get_dropped_on_a_reused_connection_is_sent_again_once(
 
 
 async def test_a_post_dropped_on_a_reused_connection_is_never_sent_again(
-    way: Way, make_client: MakeClient, start_server: StartServer
+    make_client: MakeClient, start_server: StartServer
 ) -> None:
     server = start_server(drop_the_second_request)
     client = make_client()
