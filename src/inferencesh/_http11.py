@@ -1,319 +1,254 @@
-"""A lean HTTP/1.1 transport for httpx: a sans-I/O parser, a blocking and an asyncio driver.
+"""An HTTP/1.1 transport for httpx: h11 frames the bytes, this module owns the sockets.
 
-httpx still builds the requests and reads the responses (URLs, headers, decoding, timeouts); this
-module replaces the connection layer underneath. On this project's benchmarks httpx's default one
-was most of the client's time: per async request (its locks and cancel scopes) and per chunk of a
-streamed body (one parser event per chunk). Here the asyncio driver is a plain
-``asyncio.Protocol``, and both drivers hand every byte a socket read returns to
-:class:`ResponseParser`, which decodes all the chunks in it at once. Plain HTTP/1.1 over TCP or
-TLS, no proxies: the client keeps httpx's transport when a proxy is configured, and a user who
-needs more (HTTP/2, a custom transport) passes their own ``httpx`` client.
+httpx builds the requests and reads the responses (URLs, headers, decoding, timeouts). h11, driven
+directly as a sans-I/O state machine, turns each request into bytes and the bytes that come back
+into response events: every request head, request body, response head and response body of this
+transport is framed by h11. What is ours is the part around it: a keep-alive pool, a blocking
+driver and an asyncio driver (a plain ``asyncio.Protocol``, much cheaper per request and per
+streamed chunk than httpx's default transport), and a few rules stricter than h11's (see
+:class:`_Wire`). Plain HTTP/1.1 over TCP or TLS, no proxies: the client keeps httpx's transport
+when a proxy is configured, and a user who needs more (HTTP/2, a custom transport) passes their
+own ``httpx`` client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import select
 import socket
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
+import h11
 import httpx
 
-__all__ = [
-    "AsyncHTTP11Transport",
-    "HTTP11Transport",
-    "ProtocolError",
-    "ResponseHead",
-    "ResponseParser",
-    "encode_head",
-]
+__all__ = ["AsyncHTTP11Transport", "HTTP11Transport"]
 
 _READ_SIZE = 1 << 16
 _WRITE_SIZE = 1 << 16
 # Body bytes the asyncio driver buffers for a slow reader before it stops reading the socket.
 _HIGH_WATER = 1 << 20
-_MAX_LINE = 8192
+# The largest response head (or chunk header, or trailer block) we wait for.
+_MAX_HEAD = 1 << 16
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
-Origin = tuple[str, str, int]
-
-
-class ProtocolError(Exception):
-    """The server sent bytes that are not a valid HTTP/1.1 response."""
+Origin = tuple[str, str, int]  # scheme, host as an A-label (what DNS, TLS and Host: all see), port
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseHead:
-    """Status line and headers of a response (header names lowercased)."""
-
-    status: int
-    reason: bytes
-    headers: list[tuple[bytes, bytes]]
-    http_version: bytes
+def _mapped(exc: h11.ProtocolError) -> httpx.TransportError:
+    """The httpx exception for an h11 one: the single place where h11 errors are translated."""
+    if isinstance(exc, h11.RemoteProtocolError):
+        return httpx.RemoteProtocolError(str(exc))
+    return httpx.LocalProtocolError(str(exc))
 
 
-# Parser states.
-_HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _UNTIL_CLOSE, _DONE = range(8)
+class _Wire:
+    """h11's state for one connection, and the response in progress on it.
 
+    Bytes read from the socket go in whole (:meth:`feed`), and every event they complete is taken
+    at once: the head, the body pieces (kept until :meth:`take_body`), the end. On top of h11:
 
-class ResponseParser:
-    """Bytes in, one response out: head, decoded body pieces, completeness, reusability."""
+    - a bare LF in a response head is refused (h11 reads it as a line break where a stricter
+      parser sees part of a value, and two readings of one head are how responses get smuggled);
+    - a connection is never reused after bytes that follow a complete response (a body longer
+      than its framing said, a body after HEAD/204/304), nor after a response framed by both
+      Transfer-Encoding and Content-Length.
+    """
 
     __slots__ = (
+        "_awaiting_head",
         "_body",
-        "_buffered",
-        "_max_head",
-        "_method",
-        "_remaining",
-        "_rest",
-        "_state",
-        "_trailer_bytes",
+        "_conflict",
+        "_h11",
+        "_pending",
+        "buffered",
+        "complete",
         "head",
-        "keep_alive",
+        "headers",
         "received",
+        "reusable",
     )
 
-    def __init__(self, method: bytes, max_head_bytes: int = 65536) -> None:
-        self._method = method
-        self._max_head = max_head_bytes
-        self._state = _HEAD
-        self._rest: bytes = b""
-        self._body: list[bytes] = []
-        self._buffered: int = 0
-        self._remaining: int = 0
-        self._trailer_bytes: int = 0
-        self.head: ResponseHead | None = None
-        self.keep_alive: bool = False
-        self.received: int = 0  # bytes fed so far
+    def __init__(self) -> None:
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
+        self._body: list[bytes | bytearray] = []
+        self._pending: bytearray | None = None  # an unfinished response head, for the LF check
+        self._awaiting_head = False
+        self._conflict = False
+        self.head: h11.Response | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.buffered = 0  # body bytes waiting for take_body()
+        self.received = 0  # bytes of this response read so far
+        self.complete = False
+        self.reusable = False
 
-    @property
-    def complete(self) -> bool:
-        """The whole response has been parsed."""
-        return self._state == _DONE
+    def start(self, request: h11.Request, body: bytes | None) -> list[bytes]:
+        """Begin a request on this connection: the bytes to send, with the whole body when it is
+        known (``body`` is ``None`` when it will come in :meth:`body` pieces)."""
+        conn = self._h11
+        if conn.our_state is h11.DONE:  # a kept-alive connection: both sides are done
+            conn.start_next_cycle()
+        self._body = []
+        self._pending = None
+        self._awaiting_head = True
+        self._conflict = False
+        self.head = None
+        self.buffered = self.received = 0
+        self.complete = self.reusable = False
+        send = conn.send_with_data_passthrough
+        try:
+            out = [b"".join(send(request) or ())]
+            if body is not None:
+                if body:
+                    out += send(h11.Data(data=body)) or ()
+                out += send(h11.EndOfMessage()) or ()
+        except h11.ProtocolError as exc:
+            raise _mapped(exc) from None
+        if body is not None and len(body) > _WRITE_SIZE:
+            return [piece for piece in out if piece]  # the body as given, not copied
+        return [b"".join(out)]
 
-    @property
-    def buffered(self) -> int:
-        """Decoded body bytes waiting for :meth:`take_body`."""
-        return self._buffered
+    def body(self, part: bytes) -> bytes:
+        """One piece of a streamed request body, framed."""
+        try:
+            return self._h11.send(h11.Data(data=part))
+        except h11.ProtocolError as exc:
+            raise _mapped(exc) from None
+
+    def end(self) -> bytes:
+        """The end of a streamed request body."""
+        try:
+            return self._h11.send(h11.EndOfMessage())
+        except h11.ProtocolError as exc:
+            raise _mapped(exc) from None
+
+    def feed(self, data: bytes) -> None:
+        """Take what one socket read returned (``b""``: the peer closed the connection)."""
+        if self.complete:
+            self.reusable = False  # bytes, or a close, after the response: never reuse
+            return
+        if not data and self.head is None:
+            what = "in the middle of the response head" if self.received else "without a response"
+            raise httpx.RemoteProtocolError(f"the server closed the connection {what}")
+        self.received += len(data)
+        conn = self._h11
+        try:
+            if self._awaiting_head:
+                self._check_heads(data)
+            conn.receive_data(data)
+            while True:
+                event = conn.next_event()
+                if isinstance(event, h11.Data):
+                    piece = event.data
+                    self._body.append(piece)
+                    self.buffered += len(piece)
+                elif isinstance(event, h11.Response):
+                    self._start_response(event)
+                elif isinstance(event, h11.EndOfMessage):
+                    self.complete = True
+                    self.reusable = (
+                        conn.our_state is h11.DONE
+                        and conn.their_state is h11.DONE
+                        and not self._conflict
+                        and not conn.trailing_data[0]  # nothing after the response
+                    )
+                    return
+                elif not isinstance(event, h11.InformationalResponse):
+                    return  # NEED_DATA
+        except h11.ProtocolError as exc:
+            raise _mapped(exc) from None
 
     def take_body(self) -> bytes:
-        """The body bytes decoded since the last call (``b""`` if none)."""
+        """The body bytes parsed since the last call (``b""`` if none)."""
         body = self._body
         if not body:
             return b""
         self._body = []
-        self._buffered = 0
-        return body[0] if len(body) == 1 else b"".join(body)
+        self.buffered = 0
+        return b"".join(body)
 
-    def feed(self, data: bytes) -> None:
-        """Parse ``data``; raise :class:`ProtocolError` when it is not HTTP/1.1."""
-        self.received += len(data)
-        if self._rest:
-            data = self._rest + data
-            self._rest = b""
-        pos, end = 0, len(data)
-        while pos < end:
-            state = self._state
-            if state == _CHUNK_DATA or state == _LENGTH:
-                take = min(self._remaining, end - pos)
-                self._body.append(data[pos : pos + take] if take < end - pos or pos else data)
-                self._buffered += take
-                pos += take
-                self._remaining -= take
-                if not self._remaining:
-                    self._state = _CHUNK_END if state == _CHUNK_DATA else _DONE
-            elif state == _CHUNK_SIZE:
-                eol = data.find(b"\r\n", pos)
-                if eol < 0:
-                    self._keep(data, pos, _MAX_LINE, "chunk size line")
-                    return
-                self._chunk_size(data[pos:eol])
-                pos = eol + 2
-            elif state == _CHUNK_END:
-                if end - pos < 2:
-                    self._rest = data[pos:]
-                    return
-                if data[pos : pos + 2] != b"\r\n":
-                    raise ProtocolError("a chunk is longer than its declared size")
-                pos += 2
-                self._state = _CHUNK_SIZE
-            elif state == _HEAD:
-                eoh = data.find(b"\r\n\r\n", pos)
-                if eoh < 0:
-                    self._keep(data, pos, self._max_head, "response head")
-                    return
-                if eoh - pos > self._max_head:
-                    raise ProtocolError(f"the response head is larger than {self._max_head} bytes")
-                self._parse_head(data[pos:eoh])
-                pos = eoh + 4
-            elif state == _TRAILERS:
-                eol = data.find(b"\r\n", pos)
-                if eol < 0:
-                    self._keep(data, pos, _MAX_LINE, "trailer")
-                    return
-                self._trailer_bytes += eol - pos + 2
-                if self._trailer_bytes > self._max_head:
-                    raise ProtocolError("the trailers are too large")
-                if eol == pos:
-                    self._state = _DONE
-                pos = eol + 2
-            elif state == _UNTIL_CLOSE:
-                self._body.append(data[pos:] if pos else data)
-                self._buffered += end - pos
+    def _start_response(self, head: h11.Response) -> None:
+        self.head = head
+        self.headers = head.headers.raw_items()
+        names = [name.lower() for name, _ in self.headers]
+        self._conflict = b"transfer-encoding" in names and b"content-length" in names
+
+    def _check_heads(self, data: bytes) -> None:
+        """Refuse a bare LF anywhere in the response heads (interim ones included) that ``data``
+        continues, and a head too large (h11 bounds only what it waits for, not a head that
+        completes in one read). Each byte is looked at once, however the heads are split."""
+        pending = self._pending
+        buf: bytes | bytearray
+        if pending is None:
+            buf, scan = data, 0
+        else:
+            scan = len(pending)
+            pending += data
+            buf = pending
+        start = 0  # where the head being checked begins in buf
+        while True:
+            end = buf.find(b"\r\n\r\n", max(start, scan - 3))
+            stop = len(buf) if end < 0 else end + 4
+            if stop - start > _MAX_HEAD:
+                raise httpx.RemoteProtocolError(f"a response head over {_MAX_HEAD} bytes")
+            if _BARE_LF.search(buf, scan, stop) is not None:
+                raise httpx.RemoteProtocolError("a bare LF in the response head")
+            if end < 0:
+                if buf is not pending or start:
+                    self._pending = bytearray(buf[start:])
                 return
-            else:  # _DONE: bytes after a complete response; the connection cannot be trusted
-                self.keep_alive = False
+            if buf[start + 9 : start + 10] != b"1":  # "HTTP/1.1 1xx": an interim head, or not
+                self._pending = None
+                self._awaiting_head = False
                 return
-
-    def feed_eof(self) -> None:
-        """The peer closed the connection; raise if the response is incomplete."""
-        if self._state == _UNTIL_CLOSE:
-            self._state = _DONE
-        elif self._state != _DONE:
-            if not self.received:
-                raise ProtocolError("the server closed the connection without sending a response")
-            raise ProtocolError("the server closed the connection in the middle of the response")
-        self.keep_alive = False
-
-    def _keep(self, data: bytes, pos: int, limit: int, what: str) -> None:
-        if len(data) - pos > limit:
-            raise ProtocolError(f"the {what} is longer than {limit} bytes")
-        self._rest = data[pos:]
-
-    def _chunk_size(self, line: bytes) -> None:
-        digits = line.split(b";", 1)[0].strip(b" \t")
-        if not digits or len(digits) > 16 or digits.strip(b"0123456789abcdefABCDEF"):
-            raise ProtocolError(f"invalid chunk size line {line[:40]!r}")
-        size = int(digits, 16)
-        if size:
-            self._remaining = size
-            self._state = _CHUNK_DATA
-        else:
-            self._state = _TRAILERS
-
-    def _parse_head(self, raw: bytes) -> None:
-        lines = raw.split(b"\r\n")
-        parts = lines[0].split(b" ", 2)
-        version = parts[0]
-        if (
-            len(parts) < 2
-            or version not in (b"HTTP/1.1", b"HTTP/1.0")
-            or len(parts[1]) != 3
-            or not parts[1].isdigit()
-        ):
-            raise ProtocolError(f"invalid status line {lines[0][:80]!r}")
-        status = int(parts[1])
-        headers: list[tuple[bytes, bytes]] = []
-        for line in lines[1:]:
-            name, colon, value = line.partition(b":")
-            if not colon or not name or name != name.strip() or b" " in name:
-                raise ProtocolError(f"invalid header line {line[:80]!r}")
-            headers.append((name.lower(), value.strip(b" \t")))
-        if status < 200:
-            if status == 101:
-                raise ProtocolError("unexpected protocol switch (101)")
-            return  # an interim response: the final one follows
-        self.head = ResponseHead(status, parts[2] if len(parts) > 2 else b"", headers, version)
-        self._framing(status, headers, version)
-
-    def _framing(self, status: int, headers: list[tuple[bytes, bytes]], version: bytes) -> None:
-        connection = b""
-        chunked = has_encoding = False
-        lengths: set[bytes] = set()
-        for name, value in headers:
-            if name == b"content-length":
-                lengths.update(v.strip() for v in value.split(b","))
-            elif name == b"transfer-encoding":
-                has_encoding = True
-                chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
-            elif name == b"connection":
-                connection += value.lower() + b","
-        tokens = {token.strip() for token in connection.split(b",")}
-        if version == b"HTTP/1.1":
-            self.keep_alive = b"close" not in tokens
-        else:
-            self.keep_alive = b"keep-alive" in tokens
-        if self._method == b"HEAD" or status in (204, 304):
-            self._state = _DONE
-        elif chunked:
-            self._state = _CHUNK_SIZE
-        elif has_encoding or not lengths:
-            self._state = _UNTIL_CLOSE
-            self.keep_alive = False
-        else:
-            if len(lengths) != 1:
-                raise ProtocolError("conflicting Content-Length headers")
-            length = lengths.pop()
-            if not length.isdigit() or len(length) > 18:
-                raise ProtocolError(f"invalid Content-Length {length[:40]!r}")
-            self._remaining = int(length)
-            self._state = _LENGTH if self._remaining else _DONE
-
-
-def encode_head(method: bytes, target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> bytes:
-    """The request line and headers, refusing any field that would smuggle a line break."""
-    parts = [method, b" ", target, b" HTTP/1.1\r\n"]
-    for name, value in headers:
-        parts += (name, b": ", value, b"\r\n")
-    parts.append(b"\r\n")
-    head = b"".join(parts)
-    lines = len(headers) + 2  # one CRLF per line, two around the block
-    if head.count(b"\r") != lines or head.count(b"\n") != lines or b"\0" in head:
-        _refuse(method, target, headers)
-    if b" " in method or b" " in target:
-        raise httpx.LocalProtocolError(f"a space in the request line: {method!r} {target[:60]!r}")
-    return head
-
-
-def _refuse(method: bytes, target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> None:
-    for field in (method, target, *(item for pair in headers for item in pair)):
-        if b"\r" in field or b"\n" in field or b"\0" in field:
-            raise httpx.LocalProtocolError(f"CR, LF or NUL in a request field: {field[:60]!r}")
-
-
-def _chunk(part: bytes) -> bytes:
-    return b"%x\r\n%s\r\n" % (len(part), part)
-
-
-_LAST_CHUNK = b"0\r\n\r\n"
+            start = scan = stop
 
 
 class _Plan:
-    """What a request needs on the wire, worked out once before any connection is touched."""
+    """What a request needs, worked out once, before any connection is touched: the origin to
+    connect to, the h11 request (validated here, so a malformed field is refused before a byte is
+    sent), and the whole body when it is known."""
 
-    __slots__ = ("_stale_retry", "chunked", "method", "opening", "origin", "replayable", "timeouts")
+    __slots__ = ("_stale_retry", "body", "event", "origin", "timeouts")
 
     def __init__(self, request: httpx.Request) -> None:
         url = request.url
         scheme = url.scheme
         if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
-        if not url.host:
+        # The A-label (xn--...), as in the Host header: url.host would be resolved and checked
+        # against the certificate under the older IDNA 2003 mapping (faß -> fass).
+        host = url.raw_host.decode("ascii")
+        if not host:
             raise httpx.UnsupportedProtocol(f"no host in URL {url!r}")
-        self.origin: Origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        self.origin: Origin = (scheme, host, url.port or (443 if scheme == "https" else 80))
         self.timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        self.method = request.method.encode("ascii")
-        # The head, and with it the whole body when it is known up front (one write).
-        self.opening = encode_head(self.method, url.raw_path, request.headers.raw)
-        self.chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-        self.replayable = isinstance(request.stream, httpx.ByteStream)
-        if self.replayable:
-            self.opening += b"".join(request.stream)  # type: ignore[arg-type]
-        self._stale_retry = self.replayable and self.method in _IDEMPOTENT
+        method = request.method.encode("ascii", "replace")
+        stream = request.stream
+        self.body: bytes | None = None
+        if isinstance(stream, httpx.ByteStream):
+            self.body = b"".join(stream)  # a ByteStream is both sync and async
+        try:
+            self.event = h11.Request(
+                method=method, target=url.raw_path, headers=request.headers.raw
+            )
+        except h11.ProtocolError as exc:
+            raise _mapped(exc) from None
+        self._stale_retry = self.body is not None and method in _IDEMPOTENT
 
-    def retry_stale(self, reused: bool, parser: ResponseParser, error: BaseException) -> bool:
+    def retry_stale(self, reused: bool, wire: _Wire, error: BaseException) -> bool:
         """Send again on a new connection? Once, when a reused connection failed before any
         answer (the server had closed it) and the request can safely be repeated."""
         if (
             self._stale_retry
             and reused
-            and not parser.received
+            and not wire.received
             and isinstance(error, httpx.TransportError)
         ):
             self._stale_retry = False
@@ -321,20 +256,21 @@ class _Plan:
         return False
 
 
-def _response(
-    head: ResponseHead, stream: httpx.SyncByteStream | httpx.AsyncByteStream
-) -> httpx.Response:
+def _response(wire: _Wire, stream: httpx.SyncByteStream | httpx.AsyncByteStream) -> httpx.Response:
+    head = wire.head
+    assert head is not None
     return httpx.Response(
-        head.status,
-        headers=head.headers,
+        head.status_code,
+        headers=wire.headers,
         stream=stream,
-        extensions={"http_version": head.http_version, "reason_phrase": head.reason},
+        extensions={"http_version": b"HTTP/" + head.http_version, "reason_phrase": head.reason},
     )
 
 
 class _Connection(Protocol):
     origin: Origin
     idle_since: float
+    wire: _Wire
 
     def usable(self) -> bool: ...
 
@@ -374,9 +310,11 @@ class _Pool(Generic[C]):
     def _tls(self) -> ssl.SSLContext:
         # Built on first use: loading the CA bundle costs tens of milliseconds.
         if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context(
+            context = httpx.create_ssl_context(
                 verify=self._verify, cert=self._cert, trust_env=self._trust_env
             )
+            context.set_alpn_protocols(["http/1.1"])
+            self._ssl_context = context
         return self._ssl_context
 
     def _pop_idle(self, origin: Origin) -> C | None:
@@ -393,12 +331,12 @@ class _Pool(Generic[C]):
         return None
 
     def _park(self, conn: C, reusable: bool) -> None:
-        """Keep ``conn`` for the next request, or close it."""
+        """Keep ``conn`` for the next request, or close it. (Whether the server closed it or
+        sent more is asked when it is taken again: that is the moment that matters.)"""
         if (
             reusable
             and not self._closed
             and (self._max_idle is None or len(self._idle) < self._max_idle)
-            and conn.usable()
         ):
             conn.idle_since = time.monotonic()
             self._idle.append(conn)
@@ -416,16 +354,10 @@ class _Body(Generic[C]):
     """A response body's hold on its connection, given back exactly once: to the pool when the
     response was read to its end on a reusable connection, closed otherwise."""
 
-    def __init__(
-        self,
-        release: Callable[[C, bool], None],
-        conn: C,
-        parser: ResponseParser,
-        timeout: float | None,
-    ) -> None:
+    def __init__(self, release: Callable[[C, bool], None], conn: C, timeout: float | None) -> None:
         self._return = release
         self._conn = conn
-        self._parser = parser
+        self._wire = conn.wire
         self._timeout = timeout
         self._released = False
 
@@ -435,7 +367,22 @@ class _Body(Generic[C]):
             self._return(self._conn, reusable)
 
     def _settle(self) -> None:
-        self._release(reusable=self._parser.complete and self._parser.keep_alive)
+        self._release(reusable=self._wire.complete and self._wire.reusable)
+
+
+def _poll(sock: Any, read: bool, write: bool, timeout: float | None) -> tuple[bool, bool]:
+    """Wait until ``sock`` is readable or writable (as asked), at most ``timeout`` seconds."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, (select.POLLIN if read else 0) | (select.POLLOUT if write else 0))
+        ready = poller.poll(None if timeout is None else timeout * 1000)
+        flags = ready[0][1] if ready else 0
+        # An error or hang-up reads as both: the next read or write reports it.
+        failed = flags & (select.POLLERR | select.POLLHUP)
+        return bool(flags & select.POLLIN or failed), bool(flags & select.POLLOUT or failed)
+    readers, writers = ([sock] if read else []), ([sock] if write else [])
+    readable, writable, _ = select.select(readers, writers, [], timeout)
+    return bool(readable), bool(writable)
 
 
 def _readable(sock: Any) -> bool:
@@ -443,11 +390,7 @@ def _readable(sock: Any) -> bool:
     junk): either way it is unusable. Asked of the socket itself, so that a close the event
     loop has not processed yet counts too."""
     try:
-        if hasattr(select, "poll"):
-            poller = select.poll()
-            poller.register(sock, select.POLLIN)
-            return bool(poller.poll(0))
-        return bool(select.select([sock], [], [], 0)[0])
+        return _poll(sock, True, False, 0)[0]
     except (OSError, ValueError):
         return True
 
@@ -457,12 +400,14 @@ def _readable(sock: Any) -> bool:
 
 
 class _SyncConnection:
-    __slots__ = ("idle_since", "origin", "sock")
+    __slots__ = ("_timeout", "idle_since", "origin", "sock", "wire")
 
     def __init__(self, sock: socket.socket, origin: Origin) -> None:
         self.sock = sock
         self.origin = origin
+        self.wire = _Wire()
         self.idle_since = 0.0
+        self._timeout = sock.gettimeout()
 
     def usable(self) -> bool:
         return not _readable(self.sock)
@@ -473,35 +418,60 @@ class _SyncConnection:
         except OSError:
             pass
 
-    def send(self, data: bytes, timeout: float | None) -> None:
-        # send() in a loop rather than sendall(): the write timeout bounds each stalled write,
-        # not the whole upload.
-        try:
+    def _set_timeout(self, timeout: float | None) -> None:
+        if timeout != self._timeout:  # each change is a system call
             self.sock.settimeout(timeout)
-            view = memoryview(data)
-            while view:
-                view = view[self.sock.send(view) :]
+            self._timeout = timeout
+
+    def send(self, data: bytes, timeout: float | None) -> None:
+        """Send ``data``, or stop early when the server answers first (say, 413 before it read
+        the whole upload). The write timeout bounds each stalled write, not the whole body."""
+        wire = self.wire
+        view = memoryview(data)
+        try:
+            self._set_timeout(timeout)
+            sent = self.sock.send(view)
+            while sent < len(view):
+                view = view[sent:]
+                if not self._writable(timeout):
+                    return
+                sent = self.sock.send(view)
         except TimeoutError as exc:
             raise httpx.WriteTimeout("sending the request timed out") from exc
         except OSError as exc:
+            if wire.head is not None:
+                return
             raise httpx.WriteError(f"sending the request failed: {exc}") from exc
 
-    def receive(self, parser: ResponseParser, timeout: float | None) -> None:
-        """Feed ``parser`` with the next read (or the end of the connection)."""
+    def _writable(self, timeout: float | None) -> bool:
+        """Wait until the socket takes more (True) or the server has answered (False)."""
+        readable, writable = _poll(self.sock, True, True, timeout)
+        if readable:
+            self._set_timeout(0.0)
+            try:
+                data: bytes | None = self.sock.recv(_READ_SIZE)
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                data = None  # nothing for us yet (a TLS record that carried no data)
+            finally:
+                self._set_timeout(timeout)
+            if data is not None:
+                self.wire.feed(data)
+                if self.wire.head is not None:
+                    return False
+        elif not writable:
+            raise TimeoutError
+        return True
+
+    def receive(self, timeout: float | None) -> None:
+        """Feed the wire with the next read (or the end of the connection)."""
         try:
-            self.sock.settimeout(timeout)
+            self._set_timeout(timeout)
             data = self.sock.recv(_READ_SIZE)
         except TimeoutError as exc:
             raise httpx.ReadTimeout("no response data within the read timeout") from exc
         except OSError as exc:
             raise httpx.ReadError(f"reading the response failed: {exc}") from exc
-        try:
-            if data:
-                parser.feed(data)
-            else:
-                parser.feed_eof()
-        except ProtocolError as exc:
-            raise httpx.RemoteProtocolError(str(exc)) from exc
+        self.wire.feed(data)
 
 
 class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
@@ -523,32 +493,18 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
                     conn = self._pop_idle(plan.origin)
                 reused = conn is not None
                 conn = conn or self._connect(plan.origin, timeouts.get("connect"))
-                parser = ResponseParser(plan.method)
                 try:
-                    try:
-                        self._send(conn, plan, request)
-                    except httpx.WriteError:
-                        # The server may have answered before taking the whole body (413, an
-                        # expired upload URL) and closed: its answer says more than the failure.
-                        with contextlib.suppress(httpx.TransportError):
-                            while parser.head is None:
-                                conn.receive(parser, timeouts.get("read"))
-                        if parser.head is None:
-                            raise
-                        parser.keep_alive = False  # half a body was sent: never reuse
-                    while parser.head is None:
-                        conn.receive(parser, timeouts.get("read"))
+                    self._exchange(conn, plan, request)
                 except BaseException as exc:
                     conn.close()
-                    if plan.retry_stale(reused, parser, exc):
+                    if plan.retry_stale(reused, conn.wire, exc):
                         continue
                     raise
                 break
         except BaseException:
             self._free_slot()
             raise
-        assert parser.head is not None
-        return _response(parser.head, _SyncBody(self._release, conn, parser, timeouts.get("read")))
+        return _response(conn.wire, _SyncBody(self._release, conn, timeouts.get("read")))
 
     def close(self) -> None:
         with self._lock:
@@ -558,18 +514,35 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
         if self._slots is not None:
             self._slots.release()
 
-    def _send(self, conn: _SyncConnection, plan: _Plan, request: httpx.Request) -> None:
-        timeout = plan.timeouts.get("write")
-        conn.send(plan.opening, timeout)
-        if plan.replayable:
-            return
-        stream = request.stream
-        assert isinstance(stream, httpx.SyncByteStream)
-        for part in stream:
-            if part or not plan.chunked:
-                conn.send(_chunk(part) if plan.chunked else part, timeout)
-        if plan.chunked:
-            conn.send(_LAST_CHUNK, timeout)
+    def _exchange(self, conn: _SyncConnection, plan: _Plan, request: httpx.Request) -> None:
+        """Send the request and read up to the end of the response head."""
+        wire = conn.wire
+        write, read = plan.timeouts.get("write"), plan.timeouts.get("read")
+        try:
+            for data in wire.start(plan.event, plan.body):
+                if wire.head is None:
+                    conn.send(data, write)
+            if plan.body is None:
+                stream = request.stream
+                assert isinstance(stream, httpx.SyncByteStream)
+                for part in stream:
+                    if wire.head is not None:
+                        break  # answered early: the rest of the body would go unread
+                    if part:
+                        conn.send(wire.body(part), write)
+                else:
+                    if wire.head is None:
+                        conn.send(wire.end(), write)
+        except httpx.WriteError:
+            # The server may have answered before taking the whole body (413, an expired upload
+            # URL) and closed: its answer says more than the failure.
+            with contextlib.suppress(httpx.TransportError):
+                while wire.head is None:
+                    conn.receive(read)
+            if wire.head is None:
+                raise
+        while wire.head is None:
+            conn.receive(read)
 
     def _connect(self, origin: Origin, timeout: float | None) -> _SyncConnection:
         scheme, host, port = origin
@@ -599,20 +572,20 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
 
 class _SyncBody(_Body[_SyncConnection], httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
-        parser = self._parser
+        wire = self._wire
         try:
-            data = parser.take_body()
-            if data:
-                yield data
-            while not parser.complete:
-                self._conn.receive(parser, self._timeout)
-                data = parser.take_body()
+            while True:
+                data = wire.take_body()
                 if data:
                     yield data
+                elif wire.complete:
+                    break
+                else:
+                    self._conn.receive(self._timeout)
         except BaseException:
             self._release(reusable=False)
             raise
-        self._release(reusable=parser.keep_alive)
+        self._release(reusable=wire.reusable)
 
     def close(self) -> None:
         self._settle()
@@ -623,15 +596,18 @@ class _SyncBody(_Body[_SyncConnection], httpx.SyncByteStream):
 
 
 class _AsyncConnection(asyncio.Protocol):
-    """One TCP (or TLS) connection; the protocol callbacks feed the current response's parser."""
+    """One TCP (or TLS) connection; while a request is in flight, the protocol callbacks feed
+    its wire and wake whoever waits for it."""
 
     def __init__(self, origin: Origin) -> None:
         self.origin = origin
+        self.wire = _Wire()
         self.transport: asyncio.Transport | None = None
-        self.parser: ResponseParser | None = None
         self.idle_since = 0.0
+        self.active = False  # a request is in flight on this connection
         self.broken = False
         self._error: BaseException | None = None
+        self._eof = False
         self._waiter: asyncio.Future[None] | None = None
         self._write_waiter: asyncio.Future[None] | None = None
         self._reading_paused = False
@@ -644,27 +620,25 @@ class _AsyncConnection(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        parser = self.parser
-        if parser is None:
+        if not self.active:
             self.broken = True  # bytes nobody asked for
             return
-        try:
-            parser.feed(data)
-        except ProtocolError as exc:
-            self._fail(httpx.RemoteProtocolError(str(exc)))
+        if self._error is not None:
             return
-        if parser.buffered > _HIGH_WATER and self.transport is not None:
+        wire = self.wire
+        try:
+            wire.feed(data)
+        except httpx.TransportError as exc:
+            self._fail(exc)
+            return
+        if wire.buffered > _HIGH_WATER and self.transport is not None:
             self._reading_paused = True
             self.transport.pause_reading()
         self._wake()
 
     def eof_received(self) -> bool:
         self.broken = True
-        if self.parser is not None:
-            try:
-                self.parser.feed_eof()
-            except ProtocolError as exc:
-                self._fail(httpx.RemoteProtocolError(str(exc)))
+        self._feed_eof()
         self._wake()
         return False
 
@@ -673,11 +647,8 @@ class _AsyncConnection(asyncio.Protocol):
         self._lost = True
         if exc is not None:
             self._fail(httpx.ReadError(f"the connection was lost: {exc}"))
-        elif self.parser is not None and not self.parser.complete and self._error is None:
-            try:
-                self.parser.feed_eof()
-            except ProtocolError as error:
-                self._fail(httpx.RemoteProtocolError(str(error)))
+        else:
+            self._feed_eof()
         self._wake()
         waiter = self._write_waiter
         if waiter is not None and not waiter.done():
@@ -694,9 +665,6 @@ class _AsyncConnection(asyncio.Protocol):
 
     # Used by the transport.
 
-    def answered(self) -> bool:
-        return self.parser is not None and self.parser.head is not None
-
     def usable(self) -> bool:
         transport = self.transport
         if self.broken or transport is None or transport.is_closing():
@@ -704,15 +672,15 @@ class _AsyncConnection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         return sock is None or not _readable(sock)
 
-    def start(self, method: bytes) -> ResponseParser:
-        self.parser = ResponseParser(method)
+    def begin(self) -> _Wire:
+        self.active = True
         self._error = None
-        return self.parser
+        return self.wire
 
     def finish(self) -> None:
-        """The response is over: stop feeding a parser, and read again if a slow reader paused
+        """The response is over: stop feeding the wire, and read again if a slow reader paused
         it (so that a close by the server while idle is seen)."""
-        self.parser = None
+        self.active = False
         if self._reading_paused and self.transport is not None:
             self._reading_paused = False
             self.transport.resume_reading()
@@ -724,15 +692,15 @@ class _AsyncConnection(asyncio.Protocol):
         transport.write(data)
 
     async def send(self, data: bytes, timeout: float | None) -> None:
-        """Write ``data`` a slice at a time: the write timeout bounds each stalled slice."""
+        """Write ``data`` a slice at a time (the write timeout bounds each stalled slice); stop
+        when the server answers first (say, 413 before it read the whole upload)."""
         if len(data) <= _WRITE_SIZE:
             self.write(data)
             await self.drain(timeout)
             return
         view = memoryview(data)
         for start in range(0, len(view), _WRITE_SIZE):
-            if self.answered():
-                self.broken = True  # answered early (say, 413): stop sending, read the answer
+            if self.wire.head is not None:
                 return
             self.write(view[start : start + _WRITE_SIZE])
             await self.drain(timeout)
@@ -747,7 +715,7 @@ class _AsyncConnection(asyncio.Protocol):
             raise httpx.WriteError(f"sending the request failed: {self._error}")
 
     async def receive(self, timeout: float | None) -> None:
-        """Wait until the parser has progressed (or raise what went wrong)."""
+        """Wait until the wire has progressed (or raise what went wrong)."""
         if self._error is not None:
             raise self._error
         if self._reading_paused and self.transport is not None:
@@ -780,6 +748,14 @@ class _AsyncConnection(asyncio.Protocol):
         finally:
             timer.cancel()
 
+    def _feed_eof(self) -> None:
+        if self.active and not self._eof and self._error is None:
+            self._eof = True
+            try:
+                self.wire.feed(b"")
+            except httpx.TransportError as exc:
+                self._fail(exc)
+
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
             self._error = error
@@ -790,6 +766,11 @@ class _AsyncConnection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        if self.wire.head is not None:
+            # An answer while an upload waits for the socket: the sender stops (see send()).
+            waiter = self._write_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
 
 def _expire(waiter: asyncio.Future[None], error: Exception) -> None:
@@ -812,38 +793,50 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
                 conn = self._pop_idle(plan.origin)
                 reused = conn is not None
                 conn = conn or await self._connect(plan.origin, timeouts.get("connect"))
-                parser = conn.start(plan.method)
                 try:
-                    try:
-                        await conn.send(plan.opening, timeouts.get("write"))
-                        if not plan.replayable:
-                            await self._send_stream(
-                                conn, request, plan.chunked, timeouts.get("write")
-                            )
-                    except httpx.WriteError:
-                        # As in HTTP11Transport: an early answer says more than the failure.
-                        with contextlib.suppress(httpx.TransportError):
-                            while parser.head is None:
-                                await conn.receive(timeouts.get("read"))
-                        if parser.head is None:
-                            raise
-                        conn.broken = True
-                    while parser.head is None:
-                        await conn.receive(timeouts.get("read"))
+                    await self._exchange(conn, plan, request)
                 except BaseException as exc:
                     conn.close()
-                    if plan.retry_stale(reused, parser, exc):
+                    if plan.retry_stale(reused, conn.wire, exc):
                         continue
                     raise
                 break
         except BaseException:
             self._free_slot()
             raise
-        assert parser.head is not None
-        return _response(parser.head, _AsyncBody(self._release, conn, parser, timeouts.get("read")))
+        return _response(conn.wire, _AsyncBody(self._release, conn, timeouts.get("read")))
 
     async def aclose(self) -> None:
         self._close_idle()
+
+    async def _exchange(self, conn: _AsyncConnection, plan: _Plan, request: httpx.Request) -> None:
+        """Send the request and read up to the end of the response head."""
+        wire = conn.begin()
+        write, read = plan.timeouts.get("write"), plan.timeouts.get("read")
+        try:
+            for data in wire.start(plan.event, plan.body):
+                if wire.head is None:
+                    await conn.send(data, write)
+            if plan.body is None:
+                stream = request.stream
+                assert isinstance(stream, httpx.AsyncByteStream)
+                async for part in stream:
+                    if wire.head is not None:
+                        break  # answered early: the rest of the body would go unread
+                    if part:
+                        await conn.send(wire.body(part), write)
+                else:
+                    if wire.head is None:
+                        await conn.send(wire.end(), write)
+        except httpx.WriteError:
+            # As in HTTP11Transport: an early answer says more than the failure.
+            with contextlib.suppress(httpx.TransportError):
+                while wire.head is None:
+                    await conn.receive(read)
+            if wire.head is None:
+                raise
+        while wire.head is None:
+            await conn.receive(read)
 
     async def _take_slot(self, timeout: float | None) -> None:
         if self._max_connections is None:
@@ -880,22 +873,6 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
         return conn
 
-    async def _send_stream(
-        self, conn: _AsyncConnection, request: httpx.Request, chunked: bool, timeout: float | None
-    ) -> None:
-        stream = request.stream
-        assert isinstance(stream, httpx.AsyncByteStream)
-        async for part in stream:
-            if conn.answered():
-                conn.broken = True  # answered early (say, 413): stop sending, read the answer
-                return
-            if part or not chunked:
-                conn.write(_chunk(part) if chunked else part)
-                await conn.drain(timeout)
-        if chunked:
-            conn.write(_LAST_CHUNK)
-        await conn.drain(timeout)
-
     def _release(self, conn: _AsyncConnection, reusable: bool) -> None:
         conn.finish()
         self._park(conn, reusable)
@@ -904,20 +881,22 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
 
 class _AsyncBody(_Body[_AsyncConnection], httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        parser = self._parser
+        # Whatever arrived while the consumer was away is handed over before anything is
+        # awaited: a complete response, an error or a read timeout never hides buffered bytes.
+        wire = self._wire
         try:
-            data = parser.take_body()
-            if data:
-                yield data
-            while not parser.complete:
-                await self._conn.receive(self._timeout)
-                data = parser.take_body()
+            while True:
+                data = wire.take_body()
                 if data:
                     yield data
+                elif wire.complete:
+                    break
+                else:
+                    await self._conn.receive(self._timeout)
         except BaseException:
             self._release(reusable=False)
             raise
-        self._release(reusable=parser.keep_alive)
+        self._release(reusable=wire.reusable)
 
     async def aclose(self) -> None:
         self._settle()

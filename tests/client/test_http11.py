@@ -1,15 +1,14 @@
-"""The HTTP/1.1 transport: the sans-I/O response parser, request heads, and both transports
-against a scripted server on 127.0.0.1 (see ``http11_server.py``).
+"""The HTTP/1.1 transport's own behaviour against a scripted server on 127.0.0.1: keep-alive and
+the pool, uploads and downloads, timeouts and errors, cancellation, TLS settings.
 
-Transport tests run once with ``HTTP11Transport`` under ``httpx.Client`` and once with
-``AsyncHTTP11Transport`` under ``httpx.AsyncClient``, through :class:`Client`, which gives both the
-same awaitable API (the sync client simply blocks; the server runs in its own threads).
+Each test runs once with ``HTTP11Transport`` under ``httpx.Client`` and once with
+``AsyncHTTP11Transport`` under ``httpx.AsyncClient`` (see ``tests/hostile/harness.py``). What a
+hostile server can do to it is in ``tests/hostile/``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gzip
 import hashlib
 import itertools
@@ -19,9 +18,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,493 +27,38 @@ from typing import Any
 import httpx
 import pytest
 import trustme
-
-from inferencesh import _http11 as http11
-from inferencesh._http11 import (
-    AsyncHTTP11Transport,
-    HTTP11Transport,
-    ProtocolError,
-    ResponseHead,
-    ResponseParser,
-    encode_head,
-)
-
-from .http11_server import (
+from tests.hostile.harness import (
     CHUNKED_HEAD,
     LAST_CHUNK,
+    SHORT,
+    TRANSPORTS,
+    Client,
     Conn,
     Request,
     Script,
     ScriptServer,
+    answer_once,
     chunk,
+    clients,
+    echo_path,
+    eventually,
+    free_port,
     response,
     routes,
     serve,
+    servers,
 )
 
-# The parser.
+from inferencesh import _http11 as http11
+from inferencesh._http11 import HTTP11Transport
 
-
-@dataclass(frozen=True)
-class Wire:
-    """One response as bytes on the wire, and what parsing it must give."""
-
-    data: bytes
-    status: int = 200
-    body: bytes = b""
-    keep_alive: bool = True
-    headers: tuple[tuple[bytes, bytes], ...] = ()
-    method: bytes = b"GET"
-    reason: bytes = b"OK"
-    version: bytes = b"HTTP/1.1"
-    close_delimited: bool = False  # complete only after feed_eof
-
-    @property
-    def head_end(self) -> int:
-        """Offset just past the final (non-1xx) head."""
-        pos = 0
-        while True:
-            end = self.data.index(b"\r\n\r\n", pos) + 4
-            if not self.data[pos:].split(b" ", 2)[1].startswith(b"1"):
-                return end
-            pos = end
-
-
-CHUNKED_BODY = (
-    b"5;name=value\r\nhello\r\n"
-    b"1;flag\r\n \r\n"
-    b"A\r\n0123456789\r\n"
-    b"5\r\n0\r\n\r\n\r\n"  # data that looks like the last chunk
-    b"0\r\nX-Trailer: dropped\r\nX-Other: 1\r\n\r\n"
-)
-
-WIRES: dict[str, Wire] = {
-    "content-length": Wire(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Spaced:  \t padded value \t \r\n"
-        b"X-Bytes: caf\xc3\xa9 \xff\r\n"
-        b"Content-Length: 5\r\n\r\nhello",
-        body=b"hello",
-        headers=(
-            (b"content-type", b"text/plain"),
-            (b"x-spaced", b"padded value"),
-            (b"x-bytes", b"caf\xc3\xa9 \xff"),
-            (b"content-length", b"5"),
-        ),
-    ),
-    "body-that-looks-like-a-head": Wire(
-        b"HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
-        body=b"\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
-        headers=((b"content-length", b"23"),),
-    ),
-    "chunked-extensions-trailers": Wire(
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + CHUNKED_BODY,
-        body=b"hello 0123456789" + b"0\r\n\r\n",
-        headers=((b"transfer-encoding", b"chunked"),),
-    ),
-    "chunked-empty": Wire(
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-        headers=((b"transfer-encoding", b"chunked"),),
-    ),
-    "close-delimited": Wire(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the\r\n\r\nend",
-        body=b"until the\r\n\r\nend",
-        keep_alive=False,
-        headers=((b"content-type", b"text/plain"),),
-        close_delimited=True,
-    ),
-    "http-1.0": Wire(
-        b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc",
-        body=b"abc",
-        keep_alive=False,
-        headers=((b"content-length", b"3"),),
-        version=b"HTTP/1.0",
-    ),
-    "http-1.0-keep-alive": Wire(
-        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nabc",
-        body=b"abc",
-        headers=((b"connection", b"keep-alive"), (b"content-length", b"3")),
-        version=b"HTTP/1.0",
-    ),
-    "http-1.0-close-delimited": Wire(
-        b"HTTP/1.0 200 OK\r\n\r\nold style",
-        body=b"old style",
-        keep_alive=False,
-        version=b"HTTP/1.0",
-        close_delimited=True,
-    ),
-    "interim-100-and-103": Wire(
-        b"HTTP/1.1 100 Continue\r\n\r\n"
-        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
-        b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nhi",
-        status=201,
-        reason=b"Created",
-        body=b"hi",
-        headers=((b"content-length", b"2"),),
-    ),
-    "head": Wire(
-        b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n",
-        method=b"HEAD",
-        headers=((b"content-length", b"1234"),),
-    ),
-    "head-chunked": Wire(
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-        method=b"HEAD",
-        headers=((b"transfer-encoding", b"chunked"),),
-    ),
-    "204": Wire(
-        b"HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n",
-        status=204,
-        reason=b"No Content",
-        headers=((b"x-a", b"b"),),
-    ),
-    "304-with-length": Wire(
-        b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 50\r\n\r\n',
-        status=304,
-        reason=b"Not Modified",
-        headers=((b"etag", b'"v1"'), (b"content-length", b"50")),
-    ),
-    "connection-close": Wire(
-        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
-        body=b"ok",
-        keep_alive=False,
-        headers=((b"connection", b"close"), (b"content-length", b"2")),
-    ),
-    "connection-close-any-case": Wire(
-        b"HTTP/1.1 200 OK\r\nCONNECTION: Close\r\nContent-Length: 2\r\n\r\nok",
-        body=b"ok",
-        keep_alive=False,
-        headers=((b"connection", b"Close"), (b"content-length", b"2")),
-    ),
-    "empty-body": Wire(
-        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-        headers=((b"content-length", b"0"),),
-    ),
-    "repeated-headers-and-long-reason": Wire(
-        b"HTTP/1.1 404 Not Found Here\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
-        b"Content-Length: 4\r\n\r\nnope",
-        status=404,
-        reason=b"Not Found Here",
-        body=b"nope",
-        headers=((b"set-cookie", b"a=1"), (b"set-cookie", b"b=2"), (b"content-length", b"4")),
-    ),
-}
-
-
-def feed_pieces(wire: Wire, pieces: Iterable[bytes]) -> tuple[ResponseParser, bytes]:
-    """Feed ``pieces``, checking what the parser exposes after each; returns the parser and body."""
-    parser = ResponseParser(wire.method)
-    body = b""
-    fed = 0
-    for piece in pieces:
-        parser.feed(piece)
-        fed += len(piece)
-        body += parser.take_body()
-        assert wire.body.startswith(body), (fed, body)
-        assert (parser.head is not None) == (fed >= wire.head_end), fed
-        if fed < len(wire.data) or wire.close_delimited:
-            assert not parser.complete, fed
-    if wire.close_delimited:
-        parser.feed_eof()
-        body += parser.take_body()
-    assert parser.complete
-    assert parser.take_body() == b""
-    return parser, body
-
-
-def check(wire: Wire, parser: ResponseParser, body: bytes) -> None:
-    assert parser.head == ResponseHead(
-        status=wire.status,
-        reason=wire.reason,
-        headers=list(wire.headers),
-        http_version=wire.version,
-    )
-    assert body == wire.body
-    assert parser.keep_alive is wire.keep_alive
-
-
-@pytest.mark.parametrize("name", list(WIRES))
-def test_parser_whole(name: str) -> None:
-    wire = WIRES[name]
-    check(wire, *feed_pieces(wire, [wire.data]))
-
-
-@pytest.mark.parametrize("name", list(WIRES))
-def test_parser_split_at_every_position(name: str) -> None:
-    wire = WIRES[name]
-    for cut in range(1, len(wire.data)):
-        check(wire, *feed_pieces(wire, [wire.data[:cut], wire.data[cut:]]))
-
-
-@pytest.mark.parametrize("name", list(WIRES))
-def test_parser_one_byte_at_a_time(name: str) -> None:
-    wire = WIRES[name]
-    pieces = [wire.data[i : i + 1] for i in range(len(wire.data))]
-    check(wire, *feed_pieces(wire, pieces))
-
-
-def test_parser_close_delimited_body_streams_before_eof() -> None:
-    parser = ResponseParser(b"GET")
-    parser.feed(b"HTTP/1.1 200 OK\r\n\r\nfirst ")
-    assert parser.take_body() == b"first "
-    assert parser.take_body() == b""
-    parser.feed(b"second")
-    assert parser.take_body() == b"second" and not parser.complete
-    parser.feed_eof()
-    assert parser.complete and parser.keep_alive is False and parser.take_body() == b""
-
-
-def test_response_head_is_frozen() -> None:
-    parser = ResponseParser(b"GET")
-    parser.feed(WIRES["content-length"].data)
-    assert parser.head is not None
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        parser.head.status = 500  # type: ignore[misc]
-
-
-OK_HEAD = b"HTTP/1.1 200 OK\r\n"
-CHUNKED = OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
-
-MALFORMED: dict[str, bytes] = {
-    "garbage-status-line": b"SPAM SPAM SPAM\r\n\r\n",
-    "not-http": b"XTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-    "status-not-a-number": b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",
-    "status-four-digits": b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
-    "header-without-colon": OK_HEAD + b"No colon here\r\nContent-Length: 0\r\n\r\n",
-    "header-without-name": OK_HEAD + b": nameless\r\nContent-Length: 0\r\n\r\n",
-    "chunk-size-not-hex": CHUNKED + b"zz\r\nhello\r\n0\r\n\r\n",
-    "chunk-size-negative": CHUNKED + b"-5\r\nhello\r\n0\r\n\r\n",
-    "chunk-size-0x-prefix": CHUNKED + b"0x5\r\nhello\r\n0\r\n\r\n",
-    "chunk-size-underscore": CHUNKED + b"1_0\r\n0123456789abcdef\r\n0\r\n\r\n",
-    "chunk-data-not-followed-by-crlf": CHUNKED + b"5\r\nhelloXX\r\n0\r\n\r\n",
-    "content-length-not-a-number": OK_HEAD + b"Content-Length: abc\r\n\r\n",
-    "content-length-negative": OK_HEAD + b"Content-Length: -1\r\n\r\n",
-    "content-length-plus-sign": OK_HEAD + b"Content-Length: +5\r\n\r\nhello",
-    "content-length-underscore": OK_HEAD + b"Content-Length: 1_0\r\n\r\n0123456789",
-    "content-length-conflict": OK_HEAD + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
-    "content-length-conflicting-list": OK_HEAD + b"Content-Length: 5, 6\r\n\r\nhello!",
-    "head-too-large-unfinished": OK_HEAD + b"X-Big: " + b"a" * 2000,
-    "head-too-large-finished": OK_HEAD
-    + b"X-Big: "
-    + b"a" * 2000
-    + b"\r\nContent-Length: 0\r\n\r\n",
-}
-
-
-@pytest.mark.parametrize("name", list(MALFORMED))
-def test_parser_rejects_malformed_input_whole(name: str) -> None:
-    parser = ResponseParser(b"GET", max_head_bytes=1024)
-    with pytest.raises(ProtocolError):
-        parser.feed(MALFORMED[name])
-
-
-@pytest.mark.parametrize("name", list(MALFORMED))
-def test_parser_rejects_malformed_input_byte_by_byte(name: str) -> None:
-    data = MALFORMED[name]
-    parser = ResponseParser(b"GET", max_head_bytes=1024)
-    with pytest.raises(ProtocolError):
-        for i in range(len(data)):
-            parser.feed(data[i : i + 1])
-
-
-def test_parser_accepts_a_head_just_under_the_limit() -> None:
-    data = OK_HEAD + b"Content-Length: 0\r\nX-Pad: "
-    data += b"a" * (1000 - len(data) - 4) + b"\r\n\r\n"
-    assert len(data) == 1000
-    parser = ResponseParser(b"GET", max_head_bytes=1024)
-    parser.feed(data)
-    assert parser.complete and parser.head is not None and parser.head.status == 200
-
-
-INCOMPLETE: dict[str, bytes] = {
-    "nothing": b"",
-    "partial-status-line": b"HTTP/1.1 20",
-    "partial-head": OK_HEAD + b"Content-Le",
-    "only-an-interim-response": b"HTTP/1.1 100 Continue\r\n\r\n",
-    "short-content-length-body": OK_HEAD + b"Content-Length: 10\r\n\r\nshort",
-    "mid-chunk": CHUNKED + b"5\r\nhel",
-    "mid-chunk-size": CHUNKED + b"5\r\nhello\r\n1",
-    "no-last-chunk": CHUNKED + b"5\r\nhello\r\n",
-    "last-chunk-without-final-crlf": CHUNKED + b"5\r\nhello\r\n0\r\n",
-    "unfinished-trailers": CHUNKED + b"0\r\nX-Trailer: 1\r\n",
-}
-
-
-@pytest.mark.parametrize("name", list(INCOMPLETE))
-def test_parser_eof_before_the_end_is_an_error(name: str) -> None:
-    parser = ResponseParser(b"GET")
-    parser.feed(INCOMPLETE[name])
-    assert not parser.complete
-    with pytest.raises(ProtocolError):
-        parser.feed_eof()
-
-
-# Request heads.
-
-
-def parse_request_head(data: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-    assert data.endswith(b"\r\n\r\n") and data.count(b"\r\n\r\n") == 1
-    line, *rest = data[:-4].split(b"\r\n")
-    fields = []
-    for item in rest:
-        name, value = item.split(b":", 1)
-        fields.append((name.lower(), value.strip(b" \t")))
-    return line, fields
-
-
-def test_encode_head() -> None:
-    data = encode_head(
-        b"POST",
-        b"/v1/things?q=a%20b",
-        [(b"Host", b"example.com:8080"), (b"Content-Length", b"3"), (b"X-Empty", b"")],
-    )
-    line, fields = parse_request_head(data)
-    assert line == b"POST /v1/things?q=a%20b HTTP/1.1"
-    assert fields == [
-        (b"host", b"example.com:8080"),
-        (b"content-length", b"3"),
-        (b"x-empty", b""),
-    ]
-
-
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        (b"X-Evil", b"a\r\nX-Injected: 1"),
-        (b"X-Evil", b"a\nX-Injected: 1"),
-        (b"X-Evil", b"a\rb"),
-        (b"X-Evil", b"a\x00b"),
-        (b"X-Evil\r\nX-Injected", b"1"),
-        (b"X-Evil\n", b"1"),
-        (b"X-E\x00vil", b"1"),
-    ],
-)
-def test_encode_head_refuses_header_injection(name: bytes, value: bytes) -> None:
-    with pytest.raises(httpx.LocalProtocolError):
-        encode_head(b"GET", b"/", [(b"Host", b"example.com"), (name, value)])
-
-
-# The transports: one awaitable API over the sync and the async client.
-
-
-class Stream:
-    """An open streaming response and its raw-bytes iterator."""
-
-    def __init__(self, response: httpx.Response, chunks: Iterator[bytes] | AsyncIterator[bytes]):
-        self.response = response
-        self._chunks = chunks
-
-    async def next_raw(self) -> bytes:
-        """The next piece of raw body, b"" at the end."""
-        if isinstance(self._chunks, Iterator):
-            return next(self._chunks, b"")
-        return await anext(self._chunks, b"")
-
-    async def read_at_least(self, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            piece = await self.next_raw()
-            if not piece:
-                break
-            data += piece
-        return data
-
-    async def rest(self) -> bytes:
-        return await self.read_at_least(1 << 62)
-
-
-class Client:
-    """``httpx.Client(transport=HTTP11Transport(...))`` or the async pair, awaitable either way."""
-
-    def __init__(
-        self,
-        mode: str,
-        *,
-        follow_redirects: bool = False,
-        timeout: httpx.Timeout | None = None,
-        **options: Any,
-    ) -> None:
-        self.mode = mode
-        timeout = timeout or httpx.Timeout(5.0)
-        self.transport: HTTP11Transport | AsyncHTTP11Transport
-        self.http: httpx.Client | httpx.AsyncClient
-        if mode == "sync":
-            self.transport = HTTP11Transport(**options)
-            self.http = httpx.Client(
-                transport=self.transport, timeout=timeout, follow_redirects=follow_redirects
-            )
-        else:
-            self.transport = AsyncHTTP11Transport(**options)
-            self.http = httpx.AsyncClient(
-                transport=self.transport, timeout=timeout, follow_redirects=follow_redirects
-            )
-        self.closed = False
-
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        if isinstance(self.http, httpx.Client):
-            return self.http.request(method, url, **kwargs)
-        return await self.http.request(method, url, **kwargs)
-
-    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("GET", url, **kwargs)
-
-    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return await self.request("POST", url, **kwargs)
-
-    @asynccontextmanager
-    async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[Stream]:
-        if isinstance(self.http, httpx.Client):
-            with self.http.stream(method, url, **kwargs) as streamed:
-                yield Stream(streamed, streamed.iter_raw())
-        else:
-            async with self.http.stream(method, url, **kwargs) as astreamed:
-                yield Stream(astreamed, astreamed.aiter_raw())
-
-    async def send_to_transport(self, request: httpx.Request) -> httpx.Response:
-        if isinstance(self.transport, HTTP11Transport):
-            return self.transport.handle_request(request)
-        return await self.transport.handle_async_request(request)
-
-    def content(self, parts: Iterable[bytes]) -> Any:
-        """A streaming request body (no length known) of the kind this client accepts."""
-        if self.mode == "sync":
-            return (part for part in parts)
-
-        async def agen() -> AsyncIterator[bytes]:
-            for part in parts:
-                yield part
-
-        return agen()
-
-    async def aclose(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        if isinstance(self.http, httpx.Client):
-            self.http.close()
-        else:
-            await self.http.aclose()
-
+# Fixtures (the harness is shared with the hostile-server suite).
 
 MakeClient = Callable[..., Client]
 StartServer = Callable[..., ScriptServer]
-SHORT = httpx.Timeout(5.0, read=2.0)  # where a transport bug would hang until a read timeout
 
 
-async def clients(mode: str) -> AsyncIterator[MakeClient]:
-    """Make clients of one mode; all are closed afterwards."""
-    made: list[Client] = []
-
-    def make(**options: Any) -> Client:
-        client = Client(mode, **options)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.aclose()
-
-
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=TRANSPORTS)
 async def make_client(request: pytest.FixtureRequest) -> AsyncIterator[MakeClient]:
     async for make in clients(str(request.param)):
         yield make
@@ -529,20 +72,7 @@ async def make_async_client() -> AsyncIterator[MakeClient]:
 
 @pytest.fixture
 def start_server() -> Iterator[StartServer]:
-    servers: list[ScriptServer] = []
-
-    def start(script: Script, **options: Any) -> ScriptServer:
-        server = ScriptServer(script, **options)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-def echo_path(request: Request) -> bytes:
-    return response(f"{request.method} {request.path}".encode())
+    yield from servers()
 
 
 def digest(request: Request) -> bytes:
@@ -553,23 +83,6 @@ def digest(request: Request) -> bytes:
         "content_length": request.headers.get("content-length"),
     }
     return response(json.dumps(summary).encode(), headers=[("Content-Type", "application/json")])
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll ``predicate`` without blocking the event loop (async transports close on the loop)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 with nothing listening on it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # Keep-alive and connection reuse.
@@ -595,6 +108,10 @@ CLOSING_RESPONSES = {
     "connection-close": response(b"first", headers=[("Connection", "close")]),
     "http-1.0": response(b"first", version="HTTP/1.0"),
     "http-1.0-close": response(b"first", version="HTTP/1.0", headers=[("Connection", "close")]),
+    # h11 keeps no HTTP/1.0 connection alive, whatever the server says.
+    "http-1.0-keep-alive": response(
+        b"first", version="HTTP/1.0", headers=[("Connection", "keep-alive")]
+    ),
 }
 
 
@@ -716,12 +233,6 @@ WIRE_VARIANTS: dict[str, tuple[str, bytes, int, bytes]] = {
         b"",
     ),
     "empty-body": ("GET", response(b""), 200, b""),
-    "http-1.0-keep-alive": (
-        "GET",
-        response(b"old", version="HTTP/1.0", headers=[("Connection", "keep-alive")]),
-        200,
-        b"old",
-    ),
 }
 
 
@@ -1012,21 +523,6 @@ async def test_redirect_is_followed_on_the_same_connection(
 
 
 # Errors.
-
-
-def answer_once(raw: bytes, then: str = "close") -> Script:
-    """Read a request, send ``raw``; then close, reset, or hold the connection open."""
-
-    def script(conn: Conn) -> None:
-        if conn.read_request() is None:
-            return
-        conn.send(raw)
-        if then == "reset":
-            conn.reset()
-        elif then == "hold":
-            conn.wait_closed()
-
-    return script
 
 
 def hold_open(conn: Conn, request: Request) -> bool:

@@ -1,0 +1,1 @@
+"""Hostile servers: scripted raw-socket scenarios against our transports and clients."""
