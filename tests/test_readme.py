@@ -37,3 +37,23 @@ def test_agents_and_tools(capsys: pytest.CaptureFixture[str]) -> None:
     assert "[get_weather {'city': 'Paris'}]" in out
     assert 'get_weather returned {"city": "Paris", "temp": 21}.' in out
     assert scope["reply"].content[0].text == 'get_weather returned {"city": "Paris", "temp": 21}.'
+
+
+def block_containing(text: str) -> str:
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", README, re.S) if text in b]
+    return block
+
+
+def test_results_to_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    with LocalRuntime() as runtime:
+        client = inference(api_key="inf_readme", base_url=runtime.base_url)
+        scope: dict[str, Any] = {"client": client}
+        exec(block_containing("json.dumps(result.to_dict())"), scope)
+        with pytest.raises(TypeError):
+            json.dumps(scope["result"])  # what the README says is why the snippet exists
+        client.close()
+    assert "{'message': 'hello'}" in capsys.readouterr().out
+    assert json.loads(scope["every"])["status"] == 10
+    assert json.loads(scope["sent"])["id"] == scope["result"].id

@@ -38,7 +38,13 @@ if TYPE_CHECKING:
     from inferencesh._generated.endpoints import AppsEndpoints, AsyncAppsEndpoints
     from inferencesh._generated.models import FileDTO, TaskDTO, TaskResultDTO
     from inferencesh.agents import Agent, Agents, AgentSpec, AsyncAgent, AsyncAgents
-    from inferencesh.files import AsyncFiles, Files, ProgressCallback, UploadFileOptions
+    from inferencesh.files import (
+        AsyncFiles,
+        Files,
+        ProgressCallback,
+        UploadEncoding,
+        UploadOptions,
+    )
     from inferencesh.files import UploadSource as UploadSource
     from inferencesh.sessions import AsyncSession, AsyncSessions, Session, Sessions
     from inferencesh.tasks import AsyncTasks, AsyncTaskStream, RunParams, Tasks, TaskStream
@@ -227,12 +233,13 @@ class Inference(_BaseInference):
     def upload_file(
         self,
         data: UploadSource,
-        options: UploadFileOptions | None = None,
+        options: UploadOptions | None = None,
         *,
+        encoding: UploadEncoding | None = None,
         progress: ProgressCallback | bool | None = None,
     ) -> FileDTO:
         """Same as ``client.files.upload``."""
-        return self.files.upload(data, options, progress=progress)
+        return self.files.upload(data, options, encoding=encoding, progress=progress)
 
     def session(
         self,
@@ -382,12 +389,13 @@ class AsyncInference(_BaseInference):
     async def upload_file(
         self,
         data: UploadSource,
-        options: UploadFileOptions | None = None,
+        options: UploadOptions | None = None,
         *,
+        encoding: UploadEncoding | None = None,
         progress: ProgressCallback | bool | None = None,
     ) -> FileDTO:
         """Same as ``client.files.upload``."""
-        return await self.files.upload(data, options, progress=progress)
+        return await self.files.upload(data, options, encoding=encoding, progress=progress)
 
     async def session(
         self,

@@ -4,6 +4,11 @@ An upload is two calls: ``POST /files`` (the generated endpoint) returns a recor
 presigned ``upload_url``; the bytes then go there with a streamed ``PUT`` that carries no API
 headers. Files are read in chunks, so memory stays flat whatever their size.
 
+``files.upload`` takes a path, bytes, a binary file object or a ``data:`` URI; base64 text only
+when the caller says so (``encoding="base64"``), since a string is never guessed to be base64.
+Options are an ``UploadFileOptions`` or the documented dict (``filename``, ``content_type``,
+``public``); unknown keys are refused before anything is sent.
+
 Automatic upload of task inputs, anywhere in nested ``input`` dicts and lists:
 
 * ``File`` objects (``inferencesh.File``), ``pathlib.Path`` objects and ``data:`` URIs are uploaded;
@@ -27,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import IO, TYPE_CHECKING, Any, Union, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, TypedDict, Union, cast
 
 from inferencesh._errors import FileUploadError, InferenceError, InvalidInputError
 from inferencesh._logging import logger
@@ -36,7 +41,16 @@ if TYPE_CHECKING:
     from inferencesh._generated.models import FileDTO
     from inferencesh._transport import AsyncTransport, SyncTransport
 
-__all__ = ["AsyncFiles", "Files", "ProgressCallback", "UploadFileOptions", "UploadSource"]
+__all__ = [
+    "AsyncFiles",
+    "Files",
+    "ProgressCallback",
+    "UploadEncoding",
+    "UploadFileOptions",
+    "UploadFileOptionsDict",
+    "UploadOptions",
+    "UploadSource",
+]
 
 CHUNK_SIZE = 1024 * 1024
 _MAX_PARALLEL_UPLOADS = 4
@@ -46,7 +60,11 @@ ProgressCallback = Callable[[int, int | None], None]
 """Called as ``(bytes_sent, total_bytes_or_None)`` while an upload progresses."""
 
 UploadSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
-"""What ``files.upload`` accepts: a path, bytes, a binary file object or a ``data:`` URI."""
+"""What ``files.upload`` accepts: a path, bytes, a binary file object or a ``data:`` URI (or
+base64 text with ``encoding="base64"``)."""
+
+UploadEncoding = Literal["base64"]
+"""How a ``str`` or ``bytes`` source is encoded: ``"base64"`` (standard or URL-safe alphabet)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,64 @@ class UploadFileOptions:
     filename: str | None = None
     content_type: str | None = None
     public: bool | None = None
+
+
+class UploadFileOptionsDict(TypedDict, total=False):
+    """The documented dict form of ``UploadFileOptions``: ``{"filename": "a.png", ...}``."""
+
+    filename: str | None
+    content_type: str | None
+    public: bool | None
+
+
+UploadOptions = UploadFileOptions | UploadFileOptionsDict
+"""Upload options as ``files.upload`` takes them: the dataclass or its dict."""
+
+_OPTION_KEYS = ("filename", "content_type", "public")
+# Keys of the JS SDK's options, which users porting code bring along.
+_OPTION_HINTS = {"contentType": "content_type", "fileName": "filename", "name": "filename"}
+
+
+def upload_options(options: object) -> UploadFileOptions:
+    """``UploadFileOptions`` from the dataclass, its documented dict or None; bad keys and values
+    are refused before anything is sent."""
+    if options is None:
+        return UploadFileOptions()
+    values: dict[Any, Any]
+    if isinstance(options, UploadFileOptions):
+        values = {key: getattr(options, key) for key in _OPTION_KEYS}
+    elif isinstance(options, Mapping):
+        values = dict(options)  # pyright: ignore[reportUnknownArgumentType]
+        unknown = [key for key in values if key not in _OPTION_KEYS]
+        if unknown:
+            hints = [
+                f"{key!r} is {_OPTION_HINTS[key]!r} here"
+                for key in unknown
+                if isinstance(key, str) and key in _OPTION_HINTS
+            ]
+            raise InvalidInputError(
+                f"upload options: unknown key{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(key) for key in unknown)}; allowed: "
+                f"{', '.join(_OPTION_KEYS)}" + (f" ({'; '.join(hints)})" if hints else "")
+            )
+    else:
+        raise InvalidInputError(
+            "upload options must be an UploadFileOptions or a dict with "
+            f"{', '.join(_OPTION_KEYS)}, got a {type(options).__name__}"
+        )
+    for key in ("filename", "content_type"):
+        value = values.get(key)
+        if value is not None and (
+            not isinstance(value, str) or not value.strip() or "\r" in value or "\n" in value
+        ):
+            raise InvalidInputError(
+                f"upload options {key} must be a non-empty string without line breaks, "
+                f"got {value!r}"
+            )
+    public = values.get("public")
+    if public is not None and not isinstance(public, bool):
+        raise InvalidInputError(f"upload options public must be True or False, got {public!r}")
+    return UploadFileOptions(**values)
 
 
 class _Prepared:
@@ -118,19 +194,76 @@ def _decode_data_uri(uri: str) -> tuple[bytes, str]:
     return urllib.parse.unquote_to_bytes(payload), media
 
 
-def prepare_upload(source: Any, options: UploadFileOptions | None = None) -> _Prepared:
+def _shown(text: str) -> str:
+    """A string for an error message: long ones (base64 data, say) cut short."""
+    if len(text) <= 60:
+        return repr(text)
+    return f"{text[:40]!r}... ({len(text)} characters)"
+
+
+_BASE64_TRANSLATION = str.maketrans("-_", "+/")
+
+
+def _base64(text: str) -> bytes | None:
+    """``text`` decoded as base64 (standard or URL-safe, padding optional), else None."""
+    compact = "".join(text.split()).translate(_BASE64_TRANSLATION)
+    compact += "=" * (-len(compact) % 4)
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _decode_base64(source: Any) -> bytes:
+    """The bytes of a source the caller declared base64-encoded."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        try:
+            text = bytes(cast("bytes", source)).decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                'encoding="base64": the bytes are not base64 text (raw bytes need no encoding=)'
+            ) from None
+    elif isinstance(source, str):
+        text = source
+    else:
+        raise InvalidInputError(
+            f'encoding="base64" applies to a str or bytes of base64 text, got a '
+            f"{type(source).__name__}"
+        )
+    if text.startswith("data:"):
+        raise InvalidInputError(
+            'encoding="base64": a data: URI carries its own encoding; pass it without encoding='
+        )
+    data = _base64(text)
+    if data is None:
+        raise InvalidInputError(f'encoding="base64": {_shown(text)} is not valid base64')
+    return data
+
+
+def _prepare_bytes(data: bytes, options: UploadFileOptions) -> _Prepared:
+    filename = options.filename or "file"
+    return _Prepared(
+        label=filename,
+        filename=filename,
+        content_type=options.content_type or _guess_type(filename),
+        size=len(data),
+        data=data,
+    )
+
+
+def prepare_upload(
+    source: Any,
+    options: UploadFileOptions | None = None,
+    encoding: UploadEncoding | None = None,
+) -> _Prepared:
     """Resolve an upload source and its metadata; refuse bad sources before any request."""
     options = options or UploadFileOptions()
+    if encoding is not None:
+        if encoding != "base64":
+            raise InvalidInputError(f'encoding must be "base64" or None, got {encoding!r}')
+        return _prepare_bytes(_decode_base64(source), options)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(cast("bytes", source))
-        filename = options.filename or "file"
-        return _Prepared(
-            label=filename,
-            filename=filename,
-            content_type=options.content_type or _OCTET,
-            size=len(data),
-            data=data,
-        )
+        return _prepare_bytes(bytes(cast("bytes", source)), options)
     if isinstance(source, str) and source.startswith("data:"):
         data, media = _decode_data_uri(source)
         extension = mimetypes.guess_extension(media) or ""
@@ -157,7 +290,13 @@ def _prepare_path(path: str, options: UploadFileOptions) -> _Prepared:
     if os.path.isdir(path):
         raise InvalidInputError(f"{path!r} is a directory; only regular files can be uploaded")
     if not os.path.isfile(path):
-        raise InvalidInputError(f"{path!r}: no such file")
+        hint = ""
+        if _base64(path) is not None:
+            hint = (
+                '; if it is base64 data, pass encoding="base64" (a string is never guessed to '
+                "be base64)"
+            )
+        raise InvalidInputError(f"{_shown(path)}: no such file{hint}")
     filename = options.filename or os.path.basename(path)
     return _Prepared(
         label=path,
@@ -287,16 +426,20 @@ class Files:
     def upload(
         self,
         data: UploadSource,
-        options: UploadFileOptions | None = None,
+        options: UploadOptions | None = None,
         *,
+        encoding: UploadEncoding | None = None,
         progress: ProgressCallback | bool | None = None,
     ) -> FileDTO:
         """Upload a path, bytes, a binary file object or a ``data:`` URI.
 
-        ``progress`` is a ``(sent, total)`` callback, or ``True`` for a tqdm bar when tqdm is
-        installed. Example: ``client.files.upload("photo.png")["uri"]``.
+        ``options``: an ``UploadFileOptions`` or a dict with ``filename``, ``content_type``,
+        ``public``. ``encoding="base64"``: ``data`` is base64 text (a string is otherwise a
+        path). ``progress`` is a ``(sent, total)`` callback, or ``True`` for a tqdm bar when
+        tqdm is installed. Example: ``client.files.upload("photo.png")["uri"]``.
         """
-        return self._upload(prepare_upload(data, options), options, progress)
+        checked = upload_options(options)
+        return self._upload(prepare_upload(data, checked, encoding), checked, progress)
 
     def _upload(
         self,
@@ -348,12 +491,14 @@ class AsyncFiles:
     async def upload(
         self,
         data: UploadSource,
-        options: UploadFileOptions | None = None,
+        options: UploadOptions | None = None,
         *,
+        encoding: UploadEncoding | None = None,
         progress: ProgressCallback | bool | None = None,
     ) -> FileDTO:
         """Upload a path, bytes, a binary file object or a ``data:`` URI (see ``Files.upload``)."""
-        return await self._upload(prepare_upload(data, options), options, progress)
+        checked = upload_options(options)
+        return await self._upload(prepare_upload(data, checked, encoding), checked, progress)
 
     async def _upload(
         self,

@@ -15,9 +15,10 @@ before anything is sent::
         .handler(lambda args: f"sunny in {args['city']}")
     )
 
-A builder can be put into an agent's ``tools`` as it is, with or without ``.build()``;
-``as_agent_tool`` and ``tool_handler`` (or ``split_tools``) turn such a list into wire tools and
-the handlers of the client tools, which are never sent.
+A builder can be put into an agent's ``tools`` as it is, with or without ``.build()``: a client
+tool built with a handler is a ``ClientTool``, the generated ``AgentTool`` that keeps its
+handler. ``as_agent_tool`` and ``tool_handler`` (or ``split_tools``) turn such a list into wire
+tools and the handlers of the client tools, which are never sent.
 
 Internal tools: ``internal_tools()`` offers a method for each capability of the generated
 ``InternalToolsConfig`` except ``host_context`` (deprecated, ignored by the server) and ``spawn``
@@ -34,7 +35,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeAlias, TypeVar, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from inferencesh._errors import InvalidInputError
 from inferencesh._generated.models import (
@@ -56,6 +57,7 @@ __all__ = [
     "AgentConfig",
     "AgentToolBuilder",
     "AppToolBuilder",
+    "ClientTool",
     "ClientToolBuilder",
     "HTTPToolBuilder",
     "InternalToolsBuilder",
@@ -321,18 +323,19 @@ class ToolBuilder:
     def _config(self) -> BaseModel:
         raise NotImplementedError
 
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "name": self._name,
+            "display_name": self._display_name or self._name,
+            "description": self._description,
+            "type": self._kind,
+            "require_approval": self._require_approval,
+            self._kind.value: self._config(),
+        }
+
     def build(self) -> AgentTool:
         """The tool as the generated ``AgentTool`` model."""
-        return AgentTool.model_validate(
-            {
-                "name": self._name,
-                "display_name": self._display_name or self._name,
-                "description": self._description,
-                "type": self._kind,
-                "require_approval": self._require_approval,
-                self._kind.value: self._config(),
-            }
-        )
+        return AgentTool.model_validate(self._fields())
 
     def to_dict(self) -> dict[str, Any]:
         """The tool's wire JSON."""
@@ -340,6 +343,27 @@ class ToolBuilder:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._name!r})"
+
+
+class ClientTool(AgentTool):
+    """A built client tool: the generated ``AgentTool`` (same wire JSON) that keeps its handler.
+
+    ``tool("t").handler(fn).build()`` returns one, so the handler runs when the tool is put into
+    an agent's ``tools``; the handler is never sent.
+    """
+
+    _handler: ToolHandler | None = PrivateAttr(default=None)
+
+    @classmethod
+    def with_handler(cls, fields: Mapping[str, Any], handler: ToolHandler | None) -> ClientTool:
+        """The tool of these wire fields, running ``handler`` for each call."""
+        built = cls.model_validate(dict(fields))
+        built._handler = handler
+        return built
+
+    def get_handler(self) -> ToolHandler | None:
+        """The handler given to the builder's ``handler()``, if any."""
+        return self._handler
 
 
 class ClientToolBuilder(ToolBuilder):
@@ -361,6 +385,10 @@ class ClientToolBuilder(ToolBuilder):
     def get_handler(self) -> ToolHandler | None:
         """The handler given to ``handler()``, if any."""
         return self._handler
+
+    def build(self) -> ClientTool:
+        """The tool as a ``ClientTool``: the generated ``AgentTool`` with its handler kept."""
+        return ClientTool.with_handler(self._fields(), self._handler)
 
     def _config(self) -> BaseModel:
         return ClientToolConfig(input_schema=self.input_schema())
@@ -729,8 +757,9 @@ def as_agent_tool(value: ToolLike) -> AgentTool:
 
 
 def tool_handler(value: ToolLike) -> ToolHandler | None:
-    """The handler of a client tool builder (or ``{"schema", "handler"}`` dict), else None."""
-    if isinstance(value, ClientToolBuilder):
+    """The handler of a client tool builder, a built ``ClientTool`` or a ``{"schema",
+    "handler"}`` dict, else None."""
+    if isinstance(value, (ClientToolBuilder, ClientTool)):
         return value.get_handler()
     if isinstance(cast(object, value), Mapping) and not isinstance(value, BaseModel):
         bundle = _bundle(cast("Mapping[str, Any]", value))

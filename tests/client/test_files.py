@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from inferencesh import FileUploadError, UploadFileOptions
+from inferencesh import (
+    AsyncInference,
+    FileUploadError,
+    Inference,
+    InvalidInputError,
+    UploadFileOptions,
+)
 
+from .conftest import Recorder
 from .drive import MODES, call
 from .fault_server import FaultServer, Reply, Request
 from .wire import created, file_record, v3
@@ -271,3 +280,160 @@ def test_progress_true_uses_tqdm_when_installed(
         server.__exit__()
     (bar,) = bars
     assert bar.total == 2_500_000 and bar.closed and bar.options["desc"] == "a.bin"
+
+
+def test_base64_text_is_uploaded_when_the_caller_says_so(mode: str) -> None:
+    storage = Storage()
+    server = serve(storage)
+    try:
+        call(mode, server.base_url, lambda c: c.files.upload("aGVsbG8=", encoding="base64"))
+        call(
+            mode,
+            server.base_url,
+            lambda c: c.upload_file("aGk", {"filename": "hi.txt"}, encoding="base64"),
+        )
+        # URL-safe alphabet, line breaks, and bytes of base64 text.
+        call(mode, server.base_url, lambda c: c.files.upload("-_8\n=", encoding="base64"))
+        call(
+            mode,
+            server.base_url,
+            lambda c: c.upload_file(
+                b"eA==", UploadFileOptions(filename="x.png"), encoding="base64"
+            ),
+        )
+    finally:
+        server.__exit__()
+    assert [storage.objects[f"/bucket/{n}"] for n in range(1, 5)] == [
+        b"hello",
+        b"hi",
+        b"\xfb\xff",
+        b"x",
+    ]
+    assert [(r["filename"], r["content_type"], r["size"]) for r in storage.records] == [
+        ("file", "application/octet-stream", 5),
+        ("hi.txt", "text/plain", 2),
+        ("file", "application/octet-stream", 2),
+        ("x.png", "image/png", 1),
+    ]
+
+
+def test_options_may_be_the_documented_dict(mode: str, tmp_path: Path) -> None:
+    storage = Storage()
+    server = serve(storage)
+    path = tmp_path / "photo.png"
+    path.write_bytes(b"png")
+    try:
+        call(
+            mode,
+            server.base_url,
+            lambda c: c.files.upload(
+                b"raw", {"filename": "data.bin", "content_type": "text/x", "public": True}
+            ),
+        )
+        call(mode, server.base_url, lambda c: c.files.upload(path, {"filename": "custom.png"}))
+        call(mode, server.base_url, lambda c: c.upload_file(b"notes", {"filename": "n.txt"}))
+        call(mode, server.base_url, lambda c: c.files.upload(b"x", {}))
+    finally:
+        server.__exit__()
+    assert [(r["filename"], r["content_type"]) for r in storage.records] == [
+        ("data.bin", "text/x"),
+        ("custom.png", "image/png"),
+        ("n.txt", "text/plain"),
+        ("file", "application/octet-stream"),
+    ]
+    assert storage.records[0]["public"] is True
+    assert all("public" not in r for r in storage.records[1:])
+
+
+BAD_UPLOADS: list[tuple[str, Any, str]] = [
+    (
+        "base64-not-guessed",
+        lambda c: c.files.upload("aGVsbG8gd29ybGQhISE="),
+        'no such file; if it is base64 data, pass encoding="base64"',
+    ),
+    (
+        "long-base64-cut-short",
+        lambda c: c.files.upload("QUFB" * 5000),
+        "... (20000 characters): no such file",
+    ),
+    ("missing-path-no-hint", lambda c: c.files.upload("photo.png"), "'photo.png': no such file"),
+    (
+        "bad-base64",
+        lambda c: c.files.upload("not base64!", encoding="base64"),
+        "'not base64!' is not valid base64",
+    ),
+    (
+        "data-uri-with-encoding",
+        lambda c: c.files.upload("data:,x", encoding="base64"),
+        "a data: URI carries its own encoding",
+    ),
+    (
+        "path-with-encoding",
+        lambda c: c.files.upload(Path("a.txt"), encoding="base64"),
+        "applies to a str or bytes",
+    ),
+    (
+        "binary-bytes-with-encoding",
+        lambda c: c.files.upload(b"\xff\xfe", encoding="base64"),
+        "not base64 text",
+    ),
+    (
+        "unknown-encoding",
+        lambda c: c.files.upload(b"x", encoding="hex"),
+        'encoding must be "base64"',
+    ),
+    (
+        "unknown-option-keys",
+        lambda c: c.files.upload(b"x", {"filename": "a", "contentType": "x/y", "mode": 1}),
+        "unknown keys 'contentType', 'mode'; allowed: filename, content_type, public "
+        "('contentType' is 'content_type' here)",
+    ),
+    (
+        "alias-unknown-option-key",
+        lambda c: c.upload_file(b"x", {"name": "a.txt"}),
+        "unknown key 'name'",
+    ),
+    (
+        "option-public-not-bool",
+        lambda c: c.files.upload(b"x", {"public": "yes"}),
+        "public must be True or False, got 'yes'",
+    ),
+    (
+        "option-filename-not-str",
+        lambda c: c.files.upload(b"x", {"filename": 5}),
+        "filename must be a non-empty string",
+    ),
+    (
+        "option-content-type-line-break",
+        lambda c: c.files.upload(b"x", UploadFileOptions(content_type="text/plain\r\nX: y")),
+        "content_type must be a non-empty string without line breaks",
+    ),
+    (
+        "options-not-a-dict",
+        lambda c: c.files.upload(b"x", "a.txt"),
+        "upload options must be an UploadFileOptions or a dict",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "fn", "needle"), BAD_UPLOADS, ids=[name for name, _, _ in BAD_UPLOADS]
+)
+def test_bad_uploads_are_refused_before_sending(
+    mode: str, recorder: Recorder, offline: Inference, name: str, fn: Any, needle: str
+) -> None:
+    async def in_async() -> None:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
+        async with AsyncInference(
+            api_key="inf_test", base_url="http://127.0.0.1:9", http_client=http
+        ) as client:
+            await fn(client)
+        await http.aclose()
+
+    with pytest.raises(InvalidInputError) as info:
+        if mode == "sync":
+            fn(offline)
+        else:
+            asyncio.run(in_async())
+    assert needle in str(info.value)
+    assert recorder.requests == []

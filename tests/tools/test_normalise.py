@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 from typing import Any
 
 import pytest
 
 from inferencesh import (
+    AgentConfig,
     AgentTool,
     InvalidInputError,
     app_tool,
@@ -17,7 +19,13 @@ from inferencesh import (
     tool,
     tool_handler,
 )
-from inferencesh.tool_builder import ToolHandler, ToolLike, split_tools, tool_result_text
+from inferencesh.tool_builder import (
+    ClientTool,
+    ToolHandler,
+    ToolLike,
+    split_tools,
+    tool_result_text,
+)
 
 
 def test_as_agent_tool_accepts_builder_model_and_dict() -> None:
@@ -56,8 +64,27 @@ def test_tool_handler_only_for_client_tools_with_one() -> None:
     assert tool_handler(builder) is fn
     assert builder.get_handler() is fn
     assert tool_handler(tool("t")) is None
-    assert tool_handler(builder.build()) is None
+    assert tool_handler(tool("t").build()) is None
     assert tool_handler(app_tool("a", "x/y")) is None
+
+
+def test_build_keeps_the_handler_and_sends_the_same_json() -> None:
+    def fn(args: dict[str, Any]) -> str:
+        return "ok"
+
+    builder = tool("t").param("a", string()).require_approval().handler(fn)
+    built = builder.build()
+    assert isinstance(built, AgentTool) and isinstance(built, ClientTool)
+    assert tool_handler(built) is fn and built.get_handler() is fn
+    assert built.model_dump(mode="json", exclude_unset=True) == builder.to_dict()
+    assert "handler" not in built.model_dump_json()
+    # Copies keep it; a model holding the built tool keeps the tool itself.
+    assert tool_handler(built.model_copy()) is fn and tool_handler(copy.deepcopy(built)) is fn
+    config = AgentConfig(tools=[built])
+    assert config.tools is not None and tool_handler(config.tools[0]) is fn
+    wire, handlers = split_tools(config.tools)
+    assert handlers == {"t": fn}
+    assert wire[0].model_dump(mode="json", exclude_unset=True) == builder.to_dict()
 
 
 def test_split_tools_gives_wire_tools_and_handlers() -> None:

@@ -37,7 +37,12 @@ def _empty_factory(annotation: Any) -> _EmptyFactory | None:
 
 
 class WireModel(BaseModel):
-    """A response-side model: lenient on input, typed attributes, dict-style reads."""
+    """A response-side model: lenient on input, typed attributes, dict-style reads.
+
+    A model is not a dict, so ``json.dumps(result)`` raises ``TypeError``: use
+    ``json.dumps(result.to_dict())`` (the fields the server sent, unknown ones included) or
+    ``result.model_dump(mode="json")`` / ``result.model_dump_json()`` (every field).
+    """
 
     model_config = ConfigDict(
         extra="allow",
@@ -113,7 +118,8 @@ class WireModel(BaseModel):
         return iter(self.model_dump(mode="python", by_alias=True, exclude_unset=False).keys())
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields the server sent (unknown ones included) as JSON-compatible values."""
+        """The fields the server sent (unknown ones included) as JSON-compatible values, ready
+        for ``json.dumps``."""
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 

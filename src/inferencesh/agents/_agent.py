@@ -183,6 +183,9 @@ def core_from_spec(spec: Any) -> _Core:
         return core
     if isinstance(spec, AgentConfigInput):
         values = spec.model_dump(mode="python", by_alias=True, exclude_unset=True)
+        if spec.tools:
+            # The tools themselves, not their dumps: a built ClientTool carries its handler.
+            values["tools"] = list(spec.tools)
     elif isinstance(spec, Mapping):
         values = dict(cast("Mapping[str, Any]", spec))
     else:
@@ -390,6 +393,10 @@ class _AgentBase:
         self._dispatched: set[str] = set()
         self._approvals: set[str] = set()
         self._submitted: set[str] = set()
+        # Approvals answered by this client, and results submitted while their call still
+        # waited for approval: posted once the approval lets the call run.
+        self._decided: set[str] = set()
+        self._held: dict[str, ToolResultRequest] = {}
         self._last_output: Any = None
 
     @property
@@ -408,6 +415,8 @@ class _AgentBase:
         self._dispatched.clear()
         self._approvals.clear()
         self._submitted.clear()
+        self._decided.clear()
+        self._held.clear()
         self._last_output = None
 
     def __repr__(self) -> str:
@@ -466,7 +475,22 @@ class _AgentBase:
             _state(assistant) if assistant is not None else None,
         )
 
-    def _tool_plan(self, info: ToolCallInfo, has_callback: bool) -> ToolHandler | str | None:
+    def _asks_callback(self, info: ToolCallInfo) -> bool:
+        """Whether ``on_tool_call`` sees this call: once per invocation, so a client tool that
+        was handed out for approval is not handed out again when it waits for its result."""
+        return info.awaiting_approval or info.id not in self._approvals
+
+    def _hold(self, tool_id: str, body: ToolResultRequest) -> bool:
+        """Keep a result submitted while its call waits for approval (the server would refuse
+        it); ``_tool_plan`` posts it when the approved call waits for its result."""
+        if tool_id not in self._approvals or tool_id in self._dispatched:
+            return False
+        self._held[tool_id] = body
+        return True
+
+    def _tool_plan(
+        self, info: ToolCallInfo, has_callback: bool
+    ) -> ToolHandler | str | ToolResultRequest | None:
         """What to do after the callback saw a call: a handler to run, a result to post, or
         nothing (an approval, or a result the callback submitted or will submit)."""
         if info.awaiting_approval:
@@ -476,14 +500,25 @@ class _AgentBase:
                     info.name,
                     info.id,
                 )
+            elif info.id in self._held and info.id not in self._decided:
+                logger.warning(
+                    "tool %r (%s) waits for approval: its submitted result is posted once "
+                    "approve_tool() lets it run",
+                    info.name,
+                    info.id,
+                )
             return None
+        held = self._held.pop(info.id, None)
+        if held is not None:
+            return held
         if info.id in self._submitted:
             return None
         handler = self._core.handlers.get(info.name)
         if handler is not None:
             return handler
-        if has_callback:
+        if has_callback and info.id not in self._approvals:
             return None  # the callback answers with submit_tool_result()
+        # No handler, and the callback (if any) already had this call at its approval.
         return tool_result_text(
             {"error": f"no handler for client tool {info.name!r} in this client"}
         )
@@ -595,8 +630,10 @@ class Agent(_AgentBase):
         first). ``on_message`` gets each new state of this turn's messages, ``on_delta`` each
         token delta. ``on_tool_call`` gets every call that waits for this client, once: a
         client tool's call (its handler, if any, then runs and its result is posted; without
-        one, answer with ``submit_tool_result``) or an approval (``approve_tool`` /
-        ``reject_tool``). A client tool with neither handler nor callback gets an error result.
+        one, answer with ``submit_tool_result``) or, with ``requires_approval`` set, a call
+        that waits for ``approve_tool`` / ``reject_tool``. An approved client tool is not
+        handed out again: its handler runs, or the result the callback submitted is posted.
+        A client tool left without handler or result gets an error result.
         Raises ``WaitTimeoutError`` when ``timeout`` seconds pass first (the chat goes on).
         """
         text = _check_text(text)
@@ -665,6 +702,8 @@ class Agent(_AgentBase):
         tool_id = _check_id("tool_id", tool_id)
         refs = [self._attachment(item) for item in _check_files(attachments)]
         body = _result_body(result_or_action, refs)
+        if self._hold(tool_id, body):
+            return
         self._submitted.add(tool_id)
         try:
             self._tools.result(tool_id, body)
@@ -674,17 +713,22 @@ class Agent(_AgentBase):
     def approve_tool(self, tool_id: str) -> None:
         """Let a tool call that waits for approval run (403 ``SignInRequiredError`` for keys
         that may not approve)."""
+        tool_id = _check_id("tool_id", tool_id)
         try:
-            self._tools.invoke(_check_id("tool_id", tool_id))
+            self._tools.invoke(tool_id)
         except PermissionDeniedError as exc:
             raise _sign_in_error(exc) from exc
+        self._decided.add(tool_id)
 
     def reject_tool(self, tool_id: str, reason: str | None = None) -> None:
         """Refuse a tool call that waits for approval; ``reason`` is told to the agent."""
+        tool_id = _check_id("tool_id", tool_id)
         try:
-            self._tools.reject(_check_id("tool_id", tool_id), reason=reason)
+            self._tools.reject(tool_id, reason=reason)
         except PermissionDeniedError as exc:
             raise _sign_in_error(exc) from exc
+        self._decided.add(tool_id)
+        self._held.pop(tool_id, None)
 
     def stream_messages(self, chat_id: str | None = None) -> Iterator[ChatMessageDTO]:
         """Message updates of the chat as they happen, until you stop iterating."""
@@ -807,14 +851,17 @@ class Agent(_AgentBase):
                 info = ToolCallInfo.from_invocation(
                     event.invocation, isinstance(event, ApprovalWaiting)
                 )
-                if on_tool_call is not None:
+                if on_tool_call is not None and self._asks_callback(info):
                     _call_sync(on_tool_call, info)
                 self._execute(info, self._tool_plan(info, on_tool_call is not None))
 
-    def _execute(self, info: ToolCallInfo, plan: ToolHandler | str | None) -> None:
+    def _execute(
+        self, info: ToolCallInfo, plan: ToolHandler | str | ToolResultRequest | None
+    ) -> None:
         if plan is None:
             return
-        if isinstance(plan, str):
+        result: str | ToolResultRequest
+        if isinstance(plan, (str, ToolResultRequest)):
             result = plan
         else:
             try:
@@ -934,6 +981,8 @@ class AsyncAgent(_AgentBase):
         items = _check_files(attachments)
         refs = list(await asyncio.gather(*(self._attachment(item) for item in items)))
         body = _result_body(result_or_action, refs)
+        if self._hold(tool_id, body):
+            return
         self._submitted.add(tool_id)
         try:
             await self._tools.result(tool_id, body)
@@ -942,17 +991,22 @@ class AsyncAgent(_AgentBase):
 
     async def approve_tool(self, tool_id: str) -> None:
         """Let a tool call that waits for approval run (see ``Agent.approve_tool``)."""
+        tool_id = _check_id("tool_id", tool_id)
         try:
-            await self._tools.invoke(_check_id("tool_id", tool_id))
+            await self._tools.invoke(tool_id)
         except PermissionDeniedError as exc:
             raise _sign_in_error(exc) from exc
+        self._decided.add(tool_id)
 
     async def reject_tool(self, tool_id: str, reason: str | None = None) -> None:
         """Refuse a tool call that waits for approval; ``reason`` is told to the agent."""
+        tool_id = _check_id("tool_id", tool_id)
         try:
-            await self._tools.reject(_check_id("tool_id", tool_id), reason=reason)
+            await self._tools.reject(tool_id, reason=reason)
         except PermissionDeniedError as exc:
             raise _sign_in_error(exc) from exc
+        self._decided.add(tool_id)
+        self._held.pop(tool_id, None)
 
     async def stream_messages(self, chat_id: str | None = None) -> AsyncIterator[ChatMessageDTO]:
         """Message updates of the chat as they happen, until you stop iterating."""
@@ -1077,14 +1131,17 @@ class AsyncAgent(_AgentBase):
                 info = ToolCallInfo.from_invocation(
                     event.invocation, isinstance(event, ApprovalWaiting)
                 )
-                if on_tool_call is not None:
+                if on_tool_call is not None and self._asks_callback(info):
                     await _maybe_await(on_tool_call(info))
                 await self._execute(info, self._tool_plan(info, on_tool_call is not None))
 
-    async def _execute(self, info: ToolCallInfo, plan: ToolHandler | str | None) -> None:
+    async def _execute(
+        self, info: ToolCallInfo, plan: ToolHandler | str | ToolResultRequest | None
+    ) -> None:
         if plan is None:
             return
-        if isinstance(plan, str):
+        result: str | ToolResultRequest
+        if isinstance(plan, (str, ToolResultRequest)):
             result = plan
         else:
             try:
