@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import jinja2
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 __all__ = [
     "Body",
@@ -119,7 +119,9 @@ class Operation:
 
     @property
     def models(self) -> set[str]:
-        names = {self.payload.model} if self.payload.model else set()
+        names: set[str] = set()
+        if self.payload.model is not None:
+            names.add(self.payload.model)
         if self.body is not None and self.body.model is not None:
             names.add(self.body.model)
         return names
@@ -178,8 +180,11 @@ class _Document:
 
     def resolve(self, node: Any, where: str) -> Any:
         seen: set[str] = set()
-        while isinstance(node, Mapping) and set(cast(Json, node)) == {"$ref"}:
-            ref = cast(Json, node)["$ref"]
+        while True:
+            mapping = _as_map(node)
+            if mapping is None or set(mapping) != {"$ref"}:
+                return node
+            ref = mapping["$ref"]
             if not isinstance(ref, str) or not ref.startswith("#/components/"):
                 return node
             if ref in seen:
@@ -187,11 +192,11 @@ class _Document:
             seen.add(ref)
             target: Any = self.document
             for part in ref[2:].split("/"):
-                if not isinstance(target, Mapping) or part not in target:
+                found = _as_map(target)
+                if found is None or part not in found:
                     raise _fail(where, f"unresolved reference {ref}")
-                target = cast(Json, target)[part]
+                target = found[part]
             node = target
-        return node
 
 
 def _def_name(schema: Any, where: str) -> str | None:
@@ -205,11 +210,20 @@ def _def_name(schema: Any, where: str) -> str | None:
     return None
 
 
+def _as_list(value: object) -> list[object] | None:
+    """``value`` if it is a JSON array, else None."""
+    return cast("list[object]", value) if isinstance(value, list) else None
+
+
+def _as_map(value: object) -> Json | None:
+    """``value`` if it is a JSON object, else None."""
+    return cast(Json, value) if isinstance(value, Mapping) else None
+
+
 def _is_array(schema: Json) -> bool:
     kind = schema.get("type")
-    return kind == "array" or (
-        isinstance(kind, list) and set(cast(list[Any], kind)) == {"array", "null"}
-    )
+    kinds = _as_list(kind)
+    return kind == "array" or (kinds is not None and set(kinds) == {"array", "null"})
 
 
 def _payload_of(data: Any, where: str) -> Payload:
@@ -228,10 +242,11 @@ def _payload_of(data: Any, where: str) -> Payload:
         item = _def_name(schema.get("items"), where)
         if item is not None:
             return Payload("list", item)
-    members = schema.get("allOf")
-    if isinstance(members, list) and len(members) == 2 and members[0] == {"$ref": CURSOR_PAGE}:
+    members = _as_list(schema.get("allOf"))
+    if members is not None and len(members) == 2 and members[0] == {"$ref": CURSOR_PAGE}:
+        second = _as_map(members[1]) or {}
         try:
-            item = _def_name(members[1]["properties"]["items"]["items"], where)
+            item = _def_name(second["properties"]["items"]["items"], where)
         except (KeyError, TypeError):
             item = None
         if item is not None:
@@ -247,17 +262,17 @@ def _response_payload(doc: _Document, response: Any, where: str) -> Payload:
     if set(content) != {"application/json"}:
         raise _fail(where, f"a JSON operation answers with {sorted(content)}")
     schema = doc.resolve(content["application/json"].get("schema"), where)
-    members = cast(Json, schema).get("allOf") if isinstance(schema, Mapping) else None
+    members = _as_list((_as_map(schema) or {}).get("allOf"))
+    second = _as_map(members[1]) if members is not None and len(members) == 2 else None
     if (
-        not isinstance(members, list)
-        or len(cast(list[Any], members)) != 2
+        members is None
+        or second is None
         or members[0] != {"$ref": ENVELOPE}
-        or not isinstance(members[1], Mapping)
-        or set(cast(Json, members[1])) != {"properties"}
-        or set(members[1]["properties"]) != {"data"}
+        or set(second) != {"properties"}
+        or set(second["properties"]) != {"data"}
     ):
         raise _fail(where, "a success body must be allOf [Envelope, {properties: {data: ...}}]")
-    return _payload_of(members[1]["properties"]["data"], where)
+    return _payload_of(second["properties"]["data"], where)
 
 
 def _payload(doc: _Document, responses: Json, where: str) -> Payload:
@@ -463,7 +478,10 @@ def load_spec(openapi_path: Path) -> Spec:
 
 def referenced_defs(openapi_path: Path) -> set[str]:
     """Every types.schema.json def the generated endpoints use (a scope root for the models)."""
-    return set().union(*(op.models for op in load_spec(openapi_path).operations))
+    found: set[str] = set()
+    for op in load_spec(openapi_path).operations:
+        found |= op.models
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -560,7 +578,12 @@ def _method(op: Operation) -> _Method:
         arguments = [f'"{op.method}"', _path_expression(op.path), returns_expr(page), *body_args]
         return f"_rq.Call({', '.join(arguments)})"
 
-    shown = [p.split(" = ")[0] for p in parameters if p != "*"]
+    shown = [*op.path_params]
+    if body is not None and body.model is not None:
+        shown += [f"body: {body.model} = None", "**fields"]
+    elif body is not None and body.free_form:
+        shown.append("body: dict" if body.required else "body: dict = None")
+    shown += [k.replace(" | None = None", " = None").replace("builtins.", "") for k in keywords]
     return _Method(
         op=op,
         parameters=tuple(parameters),
@@ -570,7 +593,7 @@ def _method(op: Operation) -> _Method:
         async_returns=_returns(payload, "AsyncPager"),
         sync_call=call("SyncPage"),
         async_call=call("AsyncPage"),
-        doc_signature=", ".join(shown),
+        doc_signature=", ".join(shown).replace("Mapping[str, Any]", "dict"),
     )
 
 
@@ -616,7 +639,7 @@ def render_resources(spec: Spec, defs: set[str]) -> dict[str, str]:
         sources[group.name] = template.render(
             group=group,
             methods=methods,
-            models=sorted(set().union(*(op.models for op in group.operations))),
+            models=sorted({name for op in group.operations for name in op.models}),
             params=[name for model in body_models for name in (f"{model}Args", f"{model}Params")],
         )
     return sources

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from codegen.import_upstream import closure
 
@@ -38,17 +38,18 @@ def _is_named_type(schema: JsonSchema) -> bool:
 
 def _inline_aliases(node: Any, defs: dict[str, JsonSchema]) -> Any:
     if isinstance(node, dict):
-        ref = node.get("$ref")
-        if ref is not None:
+        schema = cast(JsonSchema, node)
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
             target = defs[ref.removeprefix(PREFIX)]
             if not _is_named_type(target):
-                merged = {k: v for k, v in node.items() if k != "$ref"}
-                inlined = _inline_aliases(copy.deepcopy(target), defs)
+                merged = {k: v for k, v in schema.items() if k != "$ref"}
+                inlined: JsonSchema = _inline_aliases(copy.deepcopy(target), defs)
                 inlined.pop("x-alias-of", None)
                 return {**inlined, **merged} if merged else inlined
-        return {k: _inline_aliases(v, defs) for k, v in node.items()}
+        return {k: _inline_aliases(v, defs) for k, v in schema.items()}
     if isinstance(node, list):
-        return [_inline_aliases(item, defs) for item in node]
+        return [_inline_aliases(item, defs) for item in cast("list[object]", node)]
     return node
 
 

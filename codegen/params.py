@@ -72,7 +72,7 @@ class _Annotator:
             return [f"Sequence[{self(schema.get('items', {}))}]"]
         if kind == "object" or "properties" in schema:
             extra = schema.get("additionalProperties")
-            value = self(extra) if isinstance(extra, Mapping) and extra else "Any"
+            value = self(cast(JsonSchema, extra)) if isinstance(extra, Mapping) and extra else "Any"
             return [f"Mapping[str, {value}]"]
         return ["Any"]
 
