@@ -618,7 +618,7 @@ def _check_defs(spec: Spec, defs: set[str]) -> None:
     if missing:
         raise EndpointSpecError(
             "schema/openapi.yaml uses types that inferencesh._generated.models does not define "
-            f"(add them to codegen/scope.yaml): {', '.join(missing)}"
+            f"(only object and enum defs become models): {', '.join(missing)}"
         )
 
 
