@@ -291,8 +291,7 @@ def _requirements_error(
     errors = [
         RequirementError.model_validate(item) for item in body["errors"] if isinstance(item, dict)
     ]
-    first = errors[0].get("message") if errors else None
-    message = first if isinstance(first, str) and first else "requirements not met"
+    message = (errors[0].message if errors else None) or "requirements not met"
     return RequirementsNotMetError(
         message,
         errors=errors,
