@@ -102,7 +102,7 @@ __all__ = [
 
 
 class AlwaysAllowRequestParams(TypedDict, total=False):
-    """A ``AlwaysAllowRequest`` request body as a dict."""
+    """The ``AlwaysAllowRequest`` request body as a dict."""
 
     option: str
     tool_name: str
@@ -116,7 +116,7 @@ class AlwaysAllowRequestArgs(RequestOptions, total=False):
 
 
 class ApiAgentRunRequestParams(TypedDict, total=False):
-    """A ``ApiAgentRunRequest`` request body as a dict."""
+    """The ``ApiAgentRunRequest`` request body as a dict."""
 
     agent: str | None
     agent_config: AgentConfigInput | Mapping[str, Any] | None
@@ -144,7 +144,7 @@ class ApiAgentRunRequestArgs(RequestOptions, total=False):
 
 
 class ApiAppRunRequestParams(TypedDict, total=False):
-    """A ``ApiAppRunRequest`` request body as a dict."""
+    """The ``ApiAppRunRequest`` request body as a dict."""
 
     app: str
     app_id: str
@@ -186,7 +186,7 @@ class ApiAppRunRequestArgs(RequestOptions, total=False):
 
 
 class ArtifactCreateRequestParams(TypedDict, total=False):
-    """A ``ArtifactCreateRequest`` request body as a dict."""
+    """The ``ArtifactCreateRequest`` request body as a dict."""
 
     base_version_id: str
     capabilities: Mapping[str, Any]
@@ -228,7 +228,7 @@ class ArtifactCreateRequestArgs(RequestOptions, total=False):
 
 
 class ArtifactPublishRequestParams(TypedDict, total=False):
-    """A ``ArtifactPublishRequest`` request body as a dict."""
+    """The ``ArtifactPublishRequest`` request body as a dict."""
 
     base_version_id: str
     capabilities: Mapping[str, Any]
@@ -266,7 +266,7 @@ class ArtifactPublishRequestArgs(RequestOptions, total=False):
 
 
 class ArtifactUpdateRequestParams(TypedDict, total=False):
-    """A ``ArtifactUpdateRequest`` request body as a dict."""
+    """The ``ArtifactUpdateRequest`` request body as a dict."""
 
     description: str | None
     favicon: str | None
@@ -286,7 +286,7 @@ class ArtifactUpdateRequestArgs(RequestOptions, total=False):
 
 
 class CancelTaskRequestParams(TypedDict, total=False):
-    """A ``CancelTaskRequest`` request body as a dict."""
+    """The ``CancelTaskRequest`` request body as a dict."""
 
     force: bool
     timeout: int
@@ -299,7 +299,7 @@ class CancelTaskRequestArgs(RequestOptions, total=False):
 
 
 class ChatSettingsRequestParams(TypedDict, total=False):
-    """A ``ChatSettingsRequest`` request body as a dict."""
+    """The ``ChatSettingsRequest`` request body as a dict."""
 
     allow_all_tools: bool | None
     disable_hooks: bool | None
@@ -319,7 +319,7 @@ class ChatSettingsRequestArgs(RequestOptions, total=False):
 
 
 class CheckRequirementsRequestParams(TypedDict, total=False):
-    """A ``CheckRequirementsRequest`` request body as a dict."""
+    """The ``CheckRequirementsRequest`` request body as a dict."""
 
     credentials: Sequence[CredentialRequirement | Mapping[str, Any]]
     integrations: Sequence[CredentialRequirement | Mapping[str, Any]]
@@ -335,7 +335,7 @@ class CheckRequirementsRequestArgs(RequestOptions, total=False):
 
 
 class CreateAgentRequestParams(TypedDict, total=False):
-    """A ``CreateAgentRequest`` request body as a dict."""
+    """The ``CreateAgentRequest`` request body as a dict."""
 
     harness: str
     id: str
@@ -367,7 +367,7 @@ class CreateAgentRequestArgs(RequestOptions, total=False):
 
 
 class CreateApiKeyRequestParams(TypedDict, total=False):
-    """A ``CreateApiKeyRequest`` request body as a dict."""
+    """The ``CreateApiKeyRequest`` request body as a dict."""
 
     expires_at: str | datetime | None
     name: str
@@ -385,7 +385,7 @@ class CreateApiKeyRequestArgs(RequestOptions, total=False):
 
 
 class CreateAppRequestParams(TypedDict, total=False):
-    """A ``CreateAppRequest`` request body as a dict."""
+    """The ``CreateAppRequest`` request body as a dict."""
 
     agent_description: str
     category: AppCategory | str
@@ -417,7 +417,7 @@ class CreateAppRequestArgs(RequestOptions, total=False):
 
 
 class CredentialConnectRequestParams(TypedDict, total=False):
-    """A ``CredentialConnectRequest`` request body as a dict."""
+    """The ``CredentialConnectRequest`` request body as a dict."""
 
     another_account: bool
     api_key: str
@@ -441,7 +441,7 @@ class CredentialConnectRequestArgs(RequestOptions, total=False):
 
 
 class CursorListRequestParams(TypedDict, total=False):
-    """A ``CursorListRequest`` request body as a dict."""
+    """The ``CursorListRequest`` request body as a dict."""
 
     cursor: str
     direction: str
@@ -475,7 +475,7 @@ class CursorListRequestArgs(RequestOptions, total=False):
 
 
 class FileCreateRequestParams(TypedDict, total=False):
-    """A ``FileCreateRequest`` request body as a dict."""
+    """The ``FileCreateRequest`` request body as a dict."""
 
     category: str
     files: Sequence[PartialFile | Mapping[str, Any]]
@@ -489,7 +489,7 @@ class FileCreateRequestArgs(RequestOptions, total=False):
 
 
 class KnowledgeCreateRequestParams(TypedDict, total=False):
-    """A ``KnowledgeCreateRequest`` request body as a dict."""
+    """The ``KnowledgeCreateRequest`` request body as a dict."""
 
     description: str
     lifecycle: KnowledgeLifecycle | str
@@ -513,7 +513,7 @@ class KnowledgeCreateRequestArgs(RequestOptions, total=False):
 
 
 class KnowledgeUpdateRequestParams(TypedDict, total=False):
-    """A ``KnowledgeUpdateRequest`` request body as a dict."""
+    """The ``KnowledgeUpdateRequest`` request body as a dict."""
 
     description: str
     title: str
@@ -529,7 +529,7 @@ class KnowledgeUpdateRequestArgs(RequestOptions, total=False):
 
 
 class ProjectCreateRequestParams(TypedDict, total=False):
-    """A ``ProjectCreateRequest`` request body as a dict."""
+    """The ``ProjectCreateRequest`` request body as a dict."""
 
     name: str
     type: ProjectType | str
@@ -543,7 +543,7 @@ class ProjectCreateRequestArgs(RequestOptions, total=False):
 
 
 class ProjectUpdateRequestParams(TypedDict, total=False):
-    """A ``ProjectUpdateRequest`` request body as a dict."""
+    """The ``ProjectUpdateRequest`` request body as a dict."""
 
     name: str
 
@@ -555,7 +555,7 @@ class ProjectUpdateRequestArgs(RequestOptions, total=False):
 
 
 class SecretCreateRequestParams(TypedDict, total=False):
-    """A ``SecretCreateRequest`` request body as a dict."""
+    """The ``SecretCreateRequest`` request body as a dict."""
 
     connection_scope: CredentialScope | str
     description: str
@@ -581,7 +581,7 @@ class SecretCreateRequestArgs(RequestOptions, total=False):
 
 
 class SecretUpdateRequestParams(TypedDict, total=False):
-    """A ``SecretUpdateRequest`` request body as a dict."""
+    """The ``SecretUpdateRequest`` request body as a dict."""
 
     description: str | None
     value: str
@@ -595,7 +595,7 @@ class SecretUpdateRequestArgs(RequestOptions, total=False):
 
 
 class SetVisibilityRequestParams(TypedDict, total=False):
-    """A ``SetVisibilityRequest`` request body as a dict."""
+    """The ``SetVisibilityRequest`` request body as a dict."""
 
     visibility: str
 
@@ -607,7 +607,7 @@ class SetVisibilityRequestArgs(RequestOptions, total=False):
 
 
 class SkillPublishRequestParams(TypedDict, total=False):
-    """A ``SkillPublishRequest`` request body as a dict."""
+    """The ``SkillPublishRequest`` request body as a dict."""
 
     allowed_tools: str
     category: str
@@ -653,7 +653,7 @@ class SkillPublishRequestArgs(RequestOptions, total=False):
 
 
 class SuggestRequestParams(TypedDict, total=False):
-    """A ``SuggestRequest`` request body as a dict."""
+    """The ``SuggestRequest`` request body as a dict."""
 
     agent: bool
     category: str
@@ -677,7 +677,7 @@ class SuggestRequestArgs(RequestOptions, total=False):
 
 
 class TeamCreateRequestParams(TypedDict, total=False):
-    """A ``TeamCreateRequest`` request body as a dict."""
+    """The ``TeamCreateRequest`` request body as a dict."""
 
     email: str
     name: str
@@ -693,7 +693,7 @@ class TeamCreateRequestArgs(RequestOptions, total=False):
 
 
 class TeamInviteCreateRequestParams(TypedDict, total=False):
-    """A ``TeamInviteCreateRequest`` request body as a dict."""
+    """The ``TeamInviteCreateRequest`` request body as a dict."""
 
     email: str
     role: TeamRole | str
@@ -707,7 +707,7 @@ class TeamInviteCreateRequestArgs(RequestOptions, total=False):
 
 
 class TeamMemberAddRequestParams(TypedDict, total=False):
-    """A ``TeamMemberAddRequest`` request body as a dict."""
+    """The ``TeamMemberAddRequest`` request body as a dict."""
 
     email: str
     role: TeamRole | str
@@ -721,7 +721,7 @@ class TeamMemberAddRequestArgs(RequestOptions, total=False):
 
 
 class TeamMemberUpdateRoleRequestParams(TypedDict, total=False):
-    """A ``TeamMemberUpdateRoleRequest`` request body as a dict."""
+    """The ``TeamMemberUpdateRoleRequest`` request body as a dict."""
 
     role: TeamRole | str
 
@@ -733,7 +733,7 @@ class TeamMemberUpdateRoleRequestArgs(RequestOptions, total=False):
 
 
 class ToolResultRequestParams(TypedDict, total=False):
-    """A ``ToolResultRequest`` request body as a dict."""
+    """The ``ToolResultRequest`` request body as a dict."""
 
     attachments: Sequence[FileRef | Mapping[str, Any]]
     result: str
