@@ -29,8 +29,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src codegen tests bench examples
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src examples
-	$(BIN)/pyright src examples
+	$(BIN)/mypy src examples codegen
+	$(BIN)/pyright src examples codegen
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q

@@ -30,10 +30,9 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import tomllib
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 JsonSchema = dict[str, Any]
 
@@ -45,9 +44,22 @@ SCHEMA_DIR = ROOT / "schema"
 # Fetching
 
 
+def read_sources(sources_path: Path) -> dict[str, Any]:
+    """schema/SOURCES.toml."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib.loads(sources_path.read_text())
+    raise SystemExit("make schema needs Python 3.11 or newer (it reads TOML with tomllib)")
+
+
 def fetch_sources(sources_path: Path) -> dict[str, str]:
-    """Download the pinned upstream files and return their text by role, sha256-checked."""
-    sources = tomllib.loads(sources_path.read_text())
+    """Download the pinned upstream files and return their text by role, sha256-checked.
+
+    The wheel and the tarball are checked as a whole (``wheel_sha256``, ``tarball_sha256``)
+    before any file is read from them, then each file read is checked too.
+    """
+    sources = read_sources(sources_path)
     texts: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -68,6 +80,7 @@ def fetch_sources(sources_path: Path) -> dict[str, str]:
             check=True,
         )
         wheel = next((work / "py").glob("*.whl"))
+        verify_sha256(wheel.read_bytes(), py["wheel_sha256"], wheel.name)
         with zipfile.ZipFile(wheel) as zf:
             for role, member in py["files"].items():
                 texts[role] = _checked(zf.read(member["path"]), member["sha256"], member["path"])
@@ -80,6 +93,7 @@ def fetch_sources(sources_path: Path) -> dict[str, str]:
             stdout=subprocess.DEVNULL,
         )
         tgz = next((work / "npm").glob("*.tgz"))
+        verify_sha256(tgz.read_bytes(), npm["tarball_sha256"], tgz.name)
         with tarfile.open(tgz) as tf:
             for role, member in npm["files"].items():
                 extracted = tf.extractfile(member["path"])
@@ -89,10 +103,15 @@ def fetch_sources(sources_path: Path) -> dict[str, str]:
     return texts
 
 
-def _checked(data: bytes, expected: str, name: str) -> str:
+def verify_sha256(data: bytes, expected: object, name: str) -> None:
+    """Refuse ``data`` unless its sha256 is the one SOURCES.toml pins."""
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected:
         raise SystemExit(f"sha256 mismatch for {name}: got {digest}, SOURCES.toml pins {expected}")
+
+
+def _checked(data: bytes, expected: object, name: str) -> str:
+    verify_sha256(data, expected, name)
     return data.decode("utf-8")
 
 
@@ -112,11 +131,23 @@ class PyEnum:
     members: list[tuple[str, int | str]]
 
 
+def _objects() -> dict[str, PyObject]:
+    return {}
+
+
+def _enums() -> dict[str, PyEnum]:
+    return {}
+
+
+def _aliases() -> dict[str, JsonSchema]:
+    return {}
+
+
 @dataclass
 class PyTypes:
-    objects: dict[str, PyObject] = field(default_factory=dict)
-    enums: dict[str, PyEnum] = field(default_factory=dict)
-    aliases: dict[str, JsonSchema] = field(default_factory=dict)
+    objects: dict[str, PyObject] = field(default_factory=_objects)
+    enums: dict[str, PyEnum] = field(default_factory=_enums)
+    aliases: dict[str, JsonSchema] = field(default_factory=_aliases)
 
 
 _PY_SCALARS: dict[str, JsonSchema] = {
@@ -181,7 +212,10 @@ def parse_python_types(text: str) -> PyTypes:
                         and isinstance(item.targets[0], ast.Name)
                         and isinstance(item.value, ast.Constant)
                     ):
-                        members.append((item.targets[0].id, item.value.value))
+                        constant = item.value.value
+                        if isinstance(constant, bool) or not isinstance(constant, (int, str)):
+                            raise ValueError(f"{stmt.name}.{item.targets[0].id}: {constant!r}")
+                        members.append((item.targets[0].id, constant))
                 out.enums[stmt.name] = PyEnum(kind, members)
                 continue
             fields: dict[str, JsonSchema] = {}
@@ -231,7 +265,8 @@ _JS_CONST = re.compile(r"^export const (\w+) = (\"[^\"]*\"|-?\d+);$", re.M)
 
 def _body_lines(text: str, start: int) -> tuple[list[str], int]:
     """Lines of a ``{ ... }`` block opened just before ``start``, fields at depth one joined."""
-    depth, i, current, lines = 1, start, "", []
+    depth, i, current = 1, start, ""
+    lines: list[str] = []
     while depth:
         ch = text[i]
         if ch == "{":
@@ -370,7 +405,8 @@ def build_schema(texts: dict[str, str], overrides: dict[str, Any]) -> JsonSchema
             for field_name, (_optional, type_text) in tsi.fields.items():
                 if field_name not in properties and field_name not in inherited:
                     properties[field_name] = ts_type(type_text, known)
-        required = [f for f, (optional, _) in (tsi.fields.items() if tsi else []) if not optional]
+        ts_fields = tsi.fields if tsi is not None else {}
+        required = [f for f, (optional, _) in ts_fields.items() if not optional]
         # A field the newer Python file dropped may no longer be sent: only fields both files
         # know (or all fields of a TypeScript-only type) can be required.
         required = [f for f in required if f in properties and (pyo is None or f in pyo.fields)]
@@ -409,11 +445,12 @@ def _own_part(schema: JsonSchema) -> JsonSchema | None:
 
 def _walk(schema: Any) -> Iterable[JsonSchema]:
     if isinstance(schema, dict):
-        yield schema
-        for value in schema.values():
+        node = cast(JsonSchema, schema)
+        yield node
+        for value in node.values():
             yield from _walk(value)
     elif isinstance(schema, list):
-        for value in schema:
+        for value in cast("list[object]", schema):
             yield from _walk(value)
 
 
@@ -504,9 +541,78 @@ def write_schema(schema: JsonSchema, path: Path) -> None:
     path.write_text(json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+def type_of(schema: Any) -> str:
+    """A short, comparable spelling of a schema's type: ``integer``, ``string?``, ``array[X]``."""
+    if not isinstance(schema, dict):
+        return "any"
+    node = cast(JsonSchema, schema)
+    if "$ref" in node:
+        return str(node["$ref"]).removeprefix("#/$defs/")
+    for key in ("anyOf", "oneOf"):
+        if key in node:
+            members = [type_of(m) for m in cast(list[Any], node[key])]
+            plain = [m for m in members if m != "null"]
+            text = " | ".join(sorted(plain))
+            return f"{text}?" if len(plain) < len(members) else text
+    kind = node.get("type")
+    if isinstance(kind, list):
+        return type_of({**node, "anyOf": [{**node, "type": k} for k in cast(list[str], kind)]})
+    if kind == "array":
+        return f"array[{type_of(node.get('items', {}))}]"
+    if kind == "object" and isinstance(node.get("additionalProperties"), dict):
+        return f"map[{type_of(node['additionalProperties'])}]"
+    return str(kind) if kind is not None else "any"
+
+
+def summarize(old: JsonSchema, new: JsonSchema) -> list[str]:
+    """What changed between two schemas: defs and fields added or removed, a field whose type
+    changed (``CursorListRequest.page: integer -> number``), enum members added, removed or
+    renumbered. Descriptions are not compared."""
+    before: dict[str, JsonSchema] = old.get("$defs", {})
+    after: dict[str, JsonSchema] = new.get("$defs", {})
+    lines = [f"+ {name}" for name in sorted(set(after) - set(before))]
+    lines += [f"- {name}" for name in sorted(set(before) - set(after))]
+    for name in sorted(set(before) & set(after)):
+        was, now = before[name], after[name]
+        if "enum" in was or "enum" in now:
+            old_members = dict(
+                zip(was.get("x-enum-varnames", []), was.get("enum", []), strict=False)
+            )
+            new_members = dict(
+                zip(now.get("x-enum-varnames", []), now.get("enum", []), strict=False)
+            )
+            for member in sorted(set(new_members) - set(old_members)):
+                lines.append(f"+ {name}.{member} = {new_members[member]!r}")
+            for member in sorted(set(old_members) - set(new_members)):
+                lines.append(f"- {name}.{member} (was {old_members[member]!r})")
+            for member in sorted(set(old_members) & set(new_members)):
+                if old_members[member] != new_members[member]:
+                    lines.append(
+                        f"~ {name}.{member}: {old_members[member]!r} -> {new_members[member]!r}"
+                    )
+            continue
+        old_props = (_own_part(was) or {}).get("properties", {})
+        new_props = (_own_part(now) or {}).get("properties", {})
+        for field_name in sorted(set(new_props) - set(old_props)):
+            lines.append(f"+ {name}.{field_name}: {type_of(new_props[field_name])}")
+        for field_name in sorted(set(old_props) - set(new_props)):
+            lines.append(f"- {name}.{field_name}")
+        for field_name in sorted(set(old_props) & set(new_props)):
+            old_type, new_type = type_of(old_props[field_name]), type_of(new_props[field_name])
+            if old_type != new_type:
+                lines.append(f"~ {name}.{field_name}: {old_type} -> {new_type}")
+    return lines
+
+
 def main() -> None:
     overrides = yaml.safe_load((SCHEMA_DIR / "overrides.yaml").read_text())
     texts = fetch_sources(SCHEMA_DIR / "SOURCES.toml")
     schema = build_schema(texts, overrides)
-    write_schema(schema, SCHEMA_DIR / "types.schema.json")
+    target = SCHEMA_DIR / "types.schema.json"
+    previous: JsonSchema = json.loads(target.read_text()) if target.exists() else {"$defs": {}}
+    write_schema(schema, target)
     print(f"schema/types.schema.json: {len(schema['$defs'])} defs")
+    changes = summarize(previous, schema)
+    print("changes from the committed schema (review them):" if changes else "no changes")
+    for line in changes:
+        print(f"  {line}")

@@ -48,6 +48,11 @@ _LAZY: dict[str, str] = {
     "is_terminal_status": "inferencesh._status",
     "parse_status": "inferencesh._status",
     "UploadFileOptions": "inferencesh.files",
+    "APIResponse": "inferencesh._runtime.response",
+    "AsyncPage": "inferencesh._runtime.pagination",
+    "AsyncPager": "inferencesh._runtime.pagination",
+    "RequestOptions": "inferencesh._runtime.request",
+    "SyncPage": "inferencesh._runtime.pagination",
     "Agent": "inferencesh.agents",
     "AgentDelta": "inferencesh.agents",
     "AgentRunError": "inferencesh.agents",
@@ -127,6 +132,11 @@ if TYPE_CHECKING:
     from inferencesh._generated.models import Tool as Tool
     from inferencesh._generated.models import ToolCall as ToolCall
     from inferencesh._generated.models import ToolParameters as ToolParameters
+    from inferencesh._runtime.pagination import AsyncPage as AsyncPage
+    from inferencesh._runtime.pagination import AsyncPager as AsyncPager
+    from inferencesh._runtime.pagination import SyncPage as SyncPage
+    from inferencesh._runtime.request import RequestOptions as RequestOptions
+    from inferencesh._runtime.response import APIResponse as APIResponse
     from inferencesh._status import is_message_ready as is_message_ready
     from inferencesh._status import is_terminal_status as is_terminal_status
     from inferencesh._status import parse_status as parse_status
@@ -173,6 +183,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponse",
     "APITimeoutError",
     "Agent",
     "AgentConfig",
@@ -181,6 +192,8 @@ __all__ = [
     "AgentTool",
     "AsyncAgent",
     "AsyncInference",
+    "AsyncPage",
+    "AsyncPager",
     "AsyncSession",
     "AsyncTaskStream",
     "AuthenticationError",
@@ -206,6 +219,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimitInfo",
+    "RequestOptions",
     "RequirementsNotMetError",
     "Session",
     "SessionEndedError",
@@ -213,6 +227,7 @@ __all__ = [
     "SessionExpiredError",
     "SessionNotFoundError",
     "SignInRequiredError",
+    "SyncPage",
     "TaskFailedError",
     "TaskStatus",
     "TaskStream",

@@ -1,8 +1,11 @@
 """``Inference`` and ``AsyncInference``: the client objects.
 
 Both share ``_BaseInference``, which reads the configuration (key, base URL, retries, timeouts);
-they differ only in the transport they own and in awaiting. Namespaces (``tasks``, ``files``,
-``sessions``, ``agents``) are built on first use, so creating a client loads no generated models.
+they differ only in the transport they own and in awaiting. Every API group of the schema is a
+property from the generated ``SyncResources`` / ``AsyncResources`` mixins; the groups with
+hand-written behaviour (``tasks``, ``files``, ``agents``) are overridden here with
+classes that extend the generated resource. Groups are built on first use, so creating a client
+loads no generated models.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from inferencesh._errors import (
     MissingAPIKeyError,
     TaskFailedError,
 )
+from inferencesh._generated.client import AsyncResources, SyncResources
 from inferencesh._logging import register_secret
 from inferencesh._transport import (
     DEFAULT_BASE_URL,
@@ -35,7 +39,6 @@ from inferencesh._transport import (
 )
 
 if TYPE_CHECKING:
-    from inferencesh._generated.endpoints import AppsEndpoints, AsyncAppsEndpoints
     from inferencesh._generated.models import FileDTO, TaskDTO, TaskResultDTO
     from inferencesh.agents import Agent, Agents, AgentSpec, AsyncAgent, AsyncAgents
     from inferencesh.files import (
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
         UploadOptions,
     )
     from inferencesh.files import UploadSource as UploadSource
-    from inferencesh.sessions import AsyncSession, AsyncSessions, Session, Sessions
+    from inferencesh.sessions import AsyncSession, Session
     from inferencesh.tasks import AsyncTasks, AsyncTaskStream, RunParams, Tasks, TaskStream
 
 __all__ = ["AsyncInference", "Inference", "async_inference", "inference"]
@@ -72,8 +75,10 @@ def _api_key(api_key: str | None, proxy_url: str | None) -> str | None:
 
 
 def _session_of(exc: TaskFailedError) -> str | None:
-    session_id = exc.task.get("session_id") if exc.task is not None else None
-    return session_id if isinstance(session_id, str) and session_id else None
+    from inferencesh._generated.models import TaskDTO
+
+    task = exc.task
+    return (task.session_id or None) if isinstance(task, TaskDTO) else None
 
 
 class _BaseInference:
@@ -122,7 +127,7 @@ class _BaseInference:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
 
-class Inference(_BaseInference):
+class Inference(_BaseInference, SyncResources[SyncTransport]):
     """The blocking client: ``client = inference(api_key=...)``; ``client.tasks.run({...})``.
 
     Use it as a context manager (or call ``close()``) to release its connection pool.
@@ -166,20 +171,6 @@ class Inference(_BaseInference):
         from inferencesh.tasks import Tasks
 
         return Tasks(self._transport, self.files)
-
-    @cached_property
-    def sessions(self) -> Sessions:
-        """Get, list, keep alive and end sessions."""
-        from inferencesh.sessions import Sessions
-
-        return Sessions(self._transport)
-
-    @cached_property
-    def apps(self) -> AppsEndpoints:
-        """Apps and their schemas: ``client.apps.get_by_name("infsh", "echo")``."""
-        from inferencesh._generated.endpoints import AppsEndpoints
-
-        return AppsEndpoints(self._transport)
 
     @cached_property
     def agents(self) -> Agents:
@@ -278,7 +269,7 @@ class Inference(_BaseInference):
         self.close()
 
 
-class AsyncInference(_BaseInference):
+class AsyncInference(_BaseInference, AsyncResources[AsyncTransport]):
     """The async client: ``client = async_inference(api_key=...)``; ``await client.tasks.run(...)``.
 
     Use ``async with`` (or ``await client.close()``) to release its connection pool.
@@ -322,20 +313,6 @@ class AsyncInference(_BaseInference):
         from inferencesh.tasks import AsyncTasks
 
         return AsyncTasks(self._transport, self.files)
-
-    @cached_property
-    def sessions(self) -> AsyncSessions:
-        """Get, list, keep alive and end sessions."""
-        from inferencesh.sessions import AsyncSessions
-
-        return AsyncSessions(self._transport)
-
-    @cached_property
-    def apps(self) -> AsyncAppsEndpoints:
-        """Apps and their schemas: ``await client.apps.get_by_name("infsh", "echo")``."""
-        from inferencesh._generated.endpoints import AsyncAppsEndpoints
-
-        return AsyncAppsEndpoints(self._transport)
 
     @cached_property
     def agents(self) -> AsyncAgents:

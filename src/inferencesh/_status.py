@@ -1,4 +1,9 @@
-"""Status helpers for task and chat message statuses, as they arrive on the wire."""
+"""Status helpers for task and chat message statuses, as they arrive on the wire.
+
+Which statuses are terminal is declared once, in schema/overrides.yaml (``terminal``), and
+generated as ``TASK_STATUS_TERMINAL`` and ``CHAT_MESSAGE_STATUS_TERMINAL``; nothing here matches
+statuses by name.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,6 @@ if TYPE_CHECKING:
     from inferencesh._generated.models import TaskStatus
 
 __all__ = ["is_message_ready", "is_terminal_status", "parse_status"]
-
-_TERMINAL_NAMES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "REJECTED"})
-_MESSAGE_READY = frozenset({"ready", "failed", "cancelled"})
 
 
 def parse_status(value: Any) -> TaskStatus | None:
@@ -35,13 +37,22 @@ def parse_status(value: Any) -> TaskStatus | None:
 
 
 def is_terminal_status(value: Any) -> bool:
-    """True for completed, failed, cancelled and rejected tasks; never for an unknown status."""
+    """True for a status the schema declares terminal (completed, failed, cancelled, rejected);
+    never for an unknown status."""
+    from inferencesh._generated.models import TASK_STATUS_TERMINAL
+
     status = parse_status(value)
-    return status is not None and status.name in _TERMINAL_NAMES
+    return status is not None and status in TASK_STATUS_TERMINAL
 
 
 def is_message_ready(value: Any) -> bool:
-    """True when a chat message status is ready, failed or cancelled (not pending or queued)."""
+    """True when a chat message status means finished (ready, failed, cancelled), not pending or
+    queued; an unknown status is not finished."""
+    from inferencesh._generated.models import CHAT_MESSAGE_STATUS_TERMINAL, ChatMessageStatus
+
     if isinstance(value, Enum):
         value = value.value
-    return isinstance(value, str) and value.strip().lower() in _MESSAGE_READY
+    if not isinstance(value, str):
+        return False
+    status = ChatMessageStatus(value.strip().lower())
+    return status in CHAT_MESSAGE_STATUS_TERMINAL

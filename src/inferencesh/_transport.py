@@ -2,8 +2,8 @@
 
 ``_TransportCore`` holds every decision that does no I/O (URLs, headers, when and how long to wait
 before a retry, how to read a body, which exception a response becomes). ``SyncTransport`` and
-``AsyncTransport`` only send and wait; both implement the protocol the generated endpoint classes
-call (``inferencesh._runtime.transport``).
+``AsyncTransport`` only send and wait; both implement the protocol the generated resource classes
+call (``inferencesh._runtime.transport``: ``call`` and ``call_raw``, with per-call options).
 """
 
 from __future__ import annotations
@@ -52,11 +52,13 @@ from inferencesh._errors import (
 from inferencesh._http11 import AsyncHTTP11Transport, HTTP11Transport
 from inferencesh._logging import logger, redact
 from inferencesh._proxy_protocol import ProxyRoute
+from inferencesh._runtime.response import APIResponse
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from inferencesh._runtime.base import RequestModel
+    from inferencesh._runtime.request import Call, RequestOptions, Returns
 
     M = TypeVar("M", bound=BaseModel)
 else:
@@ -298,8 +300,7 @@ def _requirements_error(
     errors = [
         RequirementError.model_validate(item) for item in body["errors"] if isinstance(item, dict)
     ]
-    first = errors[0].get("message") if errors else None
-    message = first if isinstance(first, str) and first else "requirements not met"
+    message = (errors[0].message if errors else None) or "requirements not met"
     return RequirementsNotMetError(
         message,
         errors=errors,
@@ -421,13 +422,21 @@ class _TransportCore:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.config.base_url + path
 
-    def encode_body(self, body: RequestModel | None) -> bytes | None:
+    def encode_body(self, body: RequestModel | Mapping[str, Any] | None) -> bytes | None:
         if body is None:
             return None
-        return json.dumps(body.to_wire(), separators=(",", ":")).encode()
+        wire = body if isinstance(body, Mapping) else body.to_wire()
+        return json.dumps(wire, separators=(",", ":")).encode()
 
-    def request_headers(self, content: bytes | None, accept: str | None = None) -> dict[str, str]:
+    def request_headers(
+        self,
+        content: bytes | None,
+        accept: str | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
         headers = dict(self._headers)
+        if extra:
+            headers.update(extra)
         if content is not None:
             headers["Content-Type"] = "application/json"
         if accept is not None:
@@ -506,6 +515,19 @@ class _TransportCore:
             delay,
         )
 
+    def prepare(self, call: Call[T], options: RequestOptions) -> tuple[Call[T], dict[str, Any]]:
+        """``call`` with the per-call options applied, and the keyword arguments of ``send``."""
+        kwargs: dict[str, Any] = {"headers": options.get("extra_headers")}
+        if "timeout" in options:
+            timeout = options["timeout"]
+            kwargs["timeout"] = (
+                timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+            )
+        call = call.with_extras(options)
+        kwargs["body"] = call.body
+        kwargs["params"] = call.params
+        return call, kwargs
+
     def check(self, response: httpx.Response) -> httpx.Response:
         if response.status_code >= 400:
             raise error_from_response(response)
@@ -533,6 +555,18 @@ def _model_list(payload: Any, item: type[M], response: httpx.Response) -> list[M
         raise _invalid(response, f"the body is not a list of {item.__name__}: {exc}") from None
 
 
+def _decode(returns: Returns[T], payload: Any, response: httpx.Response) -> T:
+    """The parsed result of a generated call, as ``returns`` describes it."""
+    model = returns.model
+    if returns.kind == "model" and model is not None:
+        return cast(T, _model(payload, model, response))
+    if returns.kind == "list" and model is not None:
+        return cast(T, _model_list(payload, model, response))
+    if returns.kind == "json":
+        return cast(T, payload)
+    return cast(T, None)
+
+
 class SyncTransport(_TransportCore):
     """Blocking transport over one pooled ``httpx.Client``."""
 
@@ -557,11 +591,12 @@ class SyncTransport(_TransportCore):
         method: str,
         path: str,
         *,
-        body: RequestModel | None = None,
+        body: RequestModel | Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         accept: str | None = None,
         stream: bool = False,
         timeout: httpx.Timeout | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send with retries; return a success response or raise the typed error."""
         content = self.encode_body(body)
@@ -570,7 +605,7 @@ class SyncTransport(_TransportCore):
             self.url(path),
             content=content,
             params=_clean_params(params),
-            headers=self.request_headers(content, accept),
+            headers=self.request_headers(content, accept, headers),
             timeout=timeout or self.config.timeout,
         )
         attempt = 0
@@ -602,51 +637,17 @@ class SyncTransport(_TransportCore):
         response = self.send(method, path, **kwargs)
         return read_payload(response), response
 
-    # The protocol the generated endpoint classes call.
+    # The protocol the generated resource classes call.
 
-    def request_model(
-        self,
-        method: str,
-        path: str,
-        *,
-        model: type[M],
-        body: RequestModel | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> M:
-        payload, response = self.request_payload(method, path, body=body, params=params)
-        return _model(payload, model, response)
+    def call(self, call: Call[T], options: RequestOptions) -> T:
+        """Send a generated call; its parsed result."""
+        return self.call_raw(call, options).parsed
 
-    def request_list(
-        self,
-        method: str,
-        path: str,
-        *,
-        item: type[M],
-        body: RequestModel | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> list[M]:
-        payload, response = self.request_payload(method, path, body=body, params=params)
-        return _model_list(payload, item, response)
-
-    def request_none(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: RequestModel | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.send(method, path, body=body, params=params)
-
-    def request_json(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: RequestModel | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> Any:
-        return self.request_payload(method, path, body=body, params=params)[0]
+    def call_raw(self, call: Call[T], options: RequestOptions) -> APIResponse[T]:
+        """Send a generated call; its parsed result with the HTTP response."""
+        call, kwargs = self.prepare(call, options)
+        payload, response = self.request_payload(call.method, call.path, **kwargs)
+        return APIResponse(_decode(call.returns, payload, response), response)
 
     # Hand-written layer.
 
@@ -717,11 +718,12 @@ class AsyncTransport(_TransportCore):
         method: str,
         path: str,
         *,
-        body: RequestModel | None = None,
+        body: RequestModel | Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         accept: str | None = None,
         stream: bool = False,
         timeout: httpx.Timeout | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send with retries; return a success response or raise the typed error."""
         content = self.encode_body(body)
@@ -730,7 +732,7 @@ class AsyncTransport(_TransportCore):
             self.url(path),
             content=content,
             params=_clean_params(params),
-            headers=self.request_headers(content, accept),
+            headers=self.request_headers(content, accept, headers),
             timeout=timeout or self.config.timeout,
         )
         attempt = 0
@@ -768,49 +770,15 @@ class AsyncTransport(_TransportCore):
         response = await self.send(method, path, **kwargs)
         return read_payload(response), response
 
-    async def request_model(
-        self,
-        method: str,
-        path: str,
-        *,
-        model: type[M],
-        body: RequestModel | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> M:
-        payload, response = await self.request_payload(method, path, body=body, params=params)
-        return _model(payload, model, response)
+    async def call(self, call: Call[T], options: RequestOptions) -> T:
+        """Send a generated call; its parsed result."""
+        return (await self.call_raw(call, options)).parsed
 
-    async def request_list(
-        self,
-        method: str,
-        path: str,
-        *,
-        item: type[M],
-        body: RequestModel | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> list[M]:
-        payload, response = await self.request_payload(method, path, body=body, params=params)
-        return _model_list(payload, item, response)
-
-    async def request_none(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: RequestModel | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> None:
-        await self.send(method, path, body=body, params=params)
-
-    async def request_json(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: RequestModel | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> Any:
-        return (await self.request_payload(method, path, body=body, params=params))[0]
+    async def call_raw(self, call: Call[T], options: RequestOptions) -> APIResponse[T]:
+        """Send a generated call; its parsed result with the HTTP response."""
+        call, kwargs = self.prepare(call, options)
+        payload, response = await self.request_payload(call.method, call.path, **kwargs)
+        return APIResponse(_decode(call.returns, payload, response), response)
 
     @contextlib.asynccontextmanager
     async def open_stream(

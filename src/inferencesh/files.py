@@ -1,8 +1,9 @@
 """File uploads: ``client.files.upload`` and the automatic upload of task inputs.
 
-An upload is two calls: ``POST /files`` (the generated endpoint) returns a record with a
-presigned ``upload_url``; the bytes then go there with a streamed ``PUT`` that carries no API
-headers. Files are read in chunks, so memory stays flat whatever their size.
+``Files`` extends the generated ``FilesResource`` (``create``, ``get``, ``list``, ``delete``) with
+``upload``: ``POST /files`` returns a record with a presigned ``upload_url``; the bytes then go
+there with a streamed ``PUT`` that carries no API headers. Files are read in chunks, so memory
+stays flat whatever their size.
 
 ``files.upload`` takes a path, bytes, a binary file object or a ``data:`` URI; base64 text only
 when the caller says so (``encoding="base64"``), since a string is never guessed to be base64.
@@ -35,6 +36,7 @@ from pathlib import PurePath
 from typing import IO, TYPE_CHECKING, Any, Literal, TypedDict, Union, cast
 
 from inferencesh._errors import FileUploadError, InferenceError, InvalidInputError
+from inferencesh._generated.resources.files import AsyncFilesResource, FilesResource
 from inferencesh._logging import logger
 
 if TYPE_CHECKING:
@@ -359,7 +361,7 @@ def _upload_record(records: list[FileDTO], prepared: _Prepared) -> FileDTO:
             filename=prepared.label,
         )
     record = records[0]
-    if not record.get("upload_url"):
+    if not record.upload_url:
         raise FileUploadError(
             f"uploading {prepared.label!r}: the server returned no upload URL",
             filename=prepared.label,
@@ -414,14 +416,13 @@ def _check_put(prepared: _Prepared, status: int, text: str) -> None:
         )
 
 
-class Files:
-    """``client.files``: upload files and get back their records (use ``record["uri"]``)."""
+class Files(FilesResource):
+    """``client.files``: upload files and get back their records (use ``record["uri"]``), and
+    every generated file operation."""
 
     def __init__(self, transport: SyncTransport) -> None:
-        from inferencesh._generated.endpoints import FilesEndpoints
-
-        self._transport = transport
-        self._endpoints = FilesEndpoints(transport)
+        super().__init__(transport)
+        self._http = transport
 
     def upload(
         self,
@@ -448,12 +449,12 @@ class Files:
         progress: ProgressCallback | bool | None = None,
     ) -> FileDTO:
         try:
-            records = self._endpoints.create(_create_request(prepared, options))
+            records = self.create(_create_request(prepared, options))
             record = _upload_record(records, prepared)
             callback, close = _progress_reporter(progress, prepared)
             try:
-                response = self._transport.put_upload(
-                    str(record.get("upload_url")),
+                response = self._http.put_upload(
+                    record.upload_url,
                     _counting(prepared.chunks(), callback, prepared.size),
                     _put_headers(prepared),
                 )
@@ -479,14 +480,12 @@ class Files:
         return [_uri(record, item[0]) for record, item in zip(records, items, strict=False)]
 
 
-class AsyncFiles:
+class AsyncFiles(AsyncFilesResource):
     """``client.files`` of the async client."""
 
     def __init__(self, transport: AsyncTransport) -> None:
-        from inferencesh._generated.endpoints import AsyncFilesEndpoints
-
-        self._transport = transport
-        self._endpoints = AsyncFilesEndpoints(transport)
+        super().__init__(transport)
+        self._http = transport
 
     async def upload(
         self,
@@ -507,12 +506,12 @@ class AsyncFiles:
         progress: ProgressCallback | bool | None = None,
     ) -> FileDTO:
         try:
-            records = await self._endpoints.create(_create_request(prepared, options))
+            records = await self.create(_create_request(prepared, options))
             record = _upload_record(records, prepared)
             callback, close = _progress_reporter(progress, prepared)
             try:
-                response = await self._transport.put_upload(
-                    str(record.get("upload_url")),
+                response = await self._http.put_upload(
+                    record.upload_url,
                     _async_chunks(_counting(prepared.chunks(), callback, prepared.size)),
                     _put_headers(prepared),
                 )
@@ -549,8 +548,8 @@ async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 
 def _uri(record: FileDTO, prepared: _Prepared) -> str:
-    uri = record.get("uri")
-    if not isinstance(uri, str) or not uri:
+    uri = record.uri
+    if not uri:
         raise FileUploadError(
             f"uploading {prepared.label!r}: the server returned no uri", filename=prepared.label
         )

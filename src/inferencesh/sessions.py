@@ -1,14 +1,15 @@
 """Sessions: stateful app execution on one warm worker.
 
-``client.sessions`` reads and ends sessions; ``client.session(app, ...)`` starts one and returns a
-handle whose ``call()`` runs the app's functions in it and which ends the session on exit.
+``client.sessions`` (the generated ``sessions`` resource: ``get``, ``list``, ``keepalive``, ``end``)
+reads and ends sessions; ``client.session(app, ...)`` starts one and returns a handle whose
+``call()`` runs the app's functions in it and which ends the session on exit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, cast, overload
+from typing import Any, Literal, cast, overload
 
 from inferencesh._errors import (
     InvalidInputError,
@@ -16,21 +17,12 @@ from inferencesh._errors import (
     SessionEndedError,
     SessionError,
 )
-from inferencesh._generated.endpoints import AsyncSessionsEndpoints, SessionsEndpoints
 from inferencesh._generated.models import AppSessionDTO, TaskDTO, TaskResultDTO
+from inferencesh._generated.resources.sessions import AsyncSessionsResource, SessionsResource
 from inferencesh._logging import logger
 from inferencesh.tasks import AsyncTasks, AsyncTaskStream, Tasks, TaskStream, check_session_options
 
-if TYPE_CHECKING:
-    from inferencesh._transport import AsyncTransport, SyncTransport
-
 __all__ = ["AsyncSession", "AsyncSessions", "Session", "Sessions"]
-
-
-def _check_session_id(session_id: Any) -> str:
-    if not isinstance(session_id, str) or not session_id.strip() or "/" in session_id:
-        raise InvalidInputError(f"session_id must be a session id string, got {session_id!r}")
-    return session_id
 
 
 def _check_app(app: Any) -> str:
@@ -57,10 +49,10 @@ def _start_params(
 
 
 def _session_id_of(task: TaskDTO) -> str:
-    session_id = task.get("session_id")
-    if not isinstance(session_id, str) or not session_id:
+    session_id = task.session_id
+    if not session_id:
         raise InvalidResponseError(
-            f"the server started no session (task {task.get('id')} has no session_id)",
+            f"the server started no session (task {task.id} has no session_id)",
             status_code=200,
         )
     return session_id
@@ -72,50 +64,11 @@ def _ended(session_id: str) -> SessionEndedError:
     )
 
 
-class Sessions:
-    """``client.sessions``: get, list, keep alive and end sessions."""
+Sessions = SessionsResource
+"""``client.sessions``: get, list, keep alive and end sessions (all generated)."""
 
-    def __init__(self, transport: SyncTransport) -> None:
-        self._endpoints = SessionsEndpoints(transport)
-
-    def get(self, session_id: str) -> AppSessionDTO:
-        """One session."""
-        return self._endpoints.get(_check_session_id(session_id))
-
-    def list(self) -> list[AppSessionDTO]:
-        """The caller's sessions."""
-        return self._endpoints.list()
-
-    def keepalive(self, session_id: str) -> AppSessionDTO:
-        """Reset the session's idle timer without running anything."""
-        return self._endpoints.keepalive(_check_session_id(session_id))
-
-    def end(self, session_id: str) -> None:
-        """End the session and release its worker."""
-        self._endpoints.end(_check_session_id(session_id))
-
-
-class AsyncSessions:
-    """``client.sessions`` of the async client."""
-
-    def __init__(self, transport: AsyncTransport) -> None:
-        self._endpoints = AsyncSessionsEndpoints(transport)
-
-    async def get(self, session_id: str) -> AppSessionDTO:
-        """One session."""
-        return await self._endpoints.get(_check_session_id(session_id))
-
-    async def list(self) -> list[AppSessionDTO]:
-        """The caller's sessions."""
-        return await self._endpoints.list()
-
-    async def keepalive(self, session_id: str) -> AppSessionDTO:
-        """Reset the session's idle timer without running anything."""
-        return await self._endpoints.keepalive(_check_session_id(session_id))
-
-    async def end(self, session_id: str) -> None:
-        """End the session and release its worker."""
-        await self._endpoints.end(_check_session_id(session_id))
+AsyncSessions = AsyncSessionsResource
+"""``client.sessions`` of the async client."""
 
 
 class Session:

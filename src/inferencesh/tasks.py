@@ -1,7 +1,8 @@
 """``client.tasks``: run apps as tasks, wait for them, stream their updates.
 
-The wire calls (``POST /apps/run``, ``GET /tasks/{id}``, cancel) go through the generated endpoint
-classes; this module adds input checks, automatic file upload, waiting and streaming.
+``Tasks`` extends the generated ``TasksResource`` (every ``tasks`` operation of the schema:
+``create``, ``get``, ``cancel``, ``list``, ...) with what takes more than one request: input
+checks and automatic file upload before ``POST /apps/run``, waiting and streaming.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast, overload
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from inferencesh._errors import InvalidInputError, TaskFailedError, WaitTimeoutError
-from inferencesh._generated.endpoints import AsyncTasksEndpoints, TasksEndpoints
 from inferencesh._generated.models import ApiAppRunRequest, TaskDTO, TaskResultDTO, TaskStatus
+from inferencesh._generated.resources.tasks import AsyncTasksResource, TasksResource
 from inferencesh._status import parse_status
 from inferencesh._streaming import (
     StreamOptions,
@@ -32,8 +33,6 @@ __all__ = ["AsyncTaskStream", "AsyncTasks", "RunParams", "TaskStream", "Tasks"]
 
 RunParams = ApiAppRunRequest | Mapping[str, Any]
 """``POST /apps/run`` parameters: the documented dict or the generated request model."""
-
-MAX_SESSION_TIMEOUT = 3600
 
 
 def _params_dict(params: Any) -> dict[str, Any]:
@@ -54,22 +53,34 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _session_timeout_range() -> tuple[Any, Any]:
+    """The bounds of ``session_timeout`` declared in schema/overrides.yaml (as generated)."""
+    low = high = None
+    for bound in ApiAppRunRequest.model_fields["session_timeout"].metadata:
+        low = getattr(bound, "ge", low)
+        high = getattr(bound, "le", high)
+    return low, high
+
+
 def check_session_options(session: Any, session_timeout: Any) -> None:
     """Refuse bad ``session`` / ``session_timeout`` values before anything is sent."""
     if session is not None and (not isinstance(session, str) or not session.strip()):
         raise InvalidInputError(f'session must be "new" or an existing session id, got {session!r}')
     if session_timeout is None:
         return
+    low, high = _session_timeout_range()
+    # The model would take "60" or 60.0; an int is what the documented API asks for.
     if not _is_int(session_timeout):
         raise InvalidInputError(
-            "session_timeout must be an int number of seconds from 1 to "
-            f"{MAX_SESSION_TIMEOUT}, got {session_timeout!r}"
+            f"session_timeout must be an int number of seconds from {low} to {high}, "
+            f"got {session_timeout!r}"
         )
-    if not 1 <= session_timeout <= MAX_SESSION_TIMEOUT:
+    try:
+        ApiAppRunRequest(session_timeout=session_timeout)
+    except ValidationError:
         raise InvalidInputError(
-            f"session_timeout must be from 1 to {MAX_SESSION_TIMEOUT} seconds, "
-            f"got {session_timeout}"
-        )
+            f"session_timeout must be from {low} to {high} seconds, got {session_timeout}"
+        ) from None
     if session != "new":
         raise InvalidInputError(
             f'session_timeout is only allowed with session="new" (got session={session!r})'
@@ -124,13 +135,12 @@ def _validation_message(exc: ValidationError) -> str:
 
 def task_outcome(task: TaskDTO) -> TaskDTO:
     """The task if it completed; ``TaskFailedError`` if it failed, was cancelled or rejected."""
-    status = parse_status(task.get("status"))
+    status = parse_status(task.status)
     name = status.name if status is not None else "UNKNOWN"
     if name == "COMPLETED":
         return task
-    error = task.get("error")
-    detail = error if isinstance(error, str) and error else None
-    task_id = task.get("id")
+    detail = task.error or None
+    task_id = task.id
     if name == "FAILED":
         message = detail or "task failed"
     elif name == "CANCELLED":
@@ -339,13 +349,13 @@ class AsyncTaskStream:
         await self.close()
 
 
-class Tasks:
-    """``client.tasks``: run, get, cancel, wait for and stream tasks."""
+class Tasks(TasksResource):
+    """``client.tasks``: run, wait for and stream tasks, and every generated task operation."""
 
     def __init__(self, transport: SyncTransport, files: Files) -> None:
-        self._transport = transport
+        super().__init__(transport)
+        self._http = transport
         self._files = files
-        self._endpoints = TasksEndpoints(transport)
 
     @overload
     def run(
@@ -417,24 +427,16 @@ class Tasks:
         Raises ``TaskFailedError`` (a ``RuntimeError``) when a waited-for task fails.
         """
         options = _stream_options(
-            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms
+            self._http.config, auto_reconnect, max_reconnects, reconnect_delay_ms
         )
         plan = plan_run(params, upload_files=upload_files)
         uris = self._files.upload_many(plan.input_plan.uploads) if plan.input_plan.uploads else []
-        created = self._endpoints.run(plan.body(uris))
+        created = self.create(plan.body(uris))
         if stream:
             return TaskStream(self._updates(created.id, options))
         if not wait:
             return created
         return self._wait(created.id, options, None)
-
-    def get(self, task_id: str) -> TaskDTO:
-        """The current state of a task."""
-        return self._endpoints.get(_check_task_id(task_id))
-
-    def cancel(self, task_id: str) -> None:
-        """Ask the server to cancel a task."""
-        self._endpoints.cancel(_check_task_id(task_id))
 
     def wait_for_completion(
         self,
@@ -450,7 +452,7 @@ class Tasks:
         With ``timeout`` (seconds) raise ``WaitTimeoutError`` when the task is still running then.
         """
         options = _stream_options(
-            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms
+            self._http.config, auto_reconnect, max_reconnects, reconnect_delay_ms
         )
         return self._wait(_check_task_id(task_id), options, _check_timeout(timeout))
 
@@ -465,20 +467,18 @@ class Tasks:
     ) -> TaskStream:
         """Stream typed updates of an existing task: ``with client.tasks.stream(id) as s: ...``."""
         options = _stream_options(
-            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms, sse
+            self._http.config, auto_reconnect, max_reconnects, reconnect_delay_ms, sse
         )
         return TaskStream(self._updates(_check_task_id(task_id), options))
 
     def _get_state(self, task_id: str) -> dict[str, Any]:
-        return _state(self._endpoints.get(task_id))
+        return _state(self.get(task_id))
 
     def _updates(
         self, task_id: str, options: StreamOptions, deadline: float | None = None
     ) -> Iterator[dict[str, Any]]:
         machine = TaskStreamMachine(sse=options.sse)
-        return iter_task_stream(
-            self._transport, task_id, options, self._get_state, machine, deadline
-        )
+        return iter_task_stream(self._http, task_id, options, self._get_state, machine, deadline)
 
     def _wait(self, task_id: str, options: StreamOptions, deadline: float | None) -> TaskDTO:
         last: dict[str, Any] | None = None
@@ -489,20 +489,20 @@ class Tasks:
         finally:
             updates.close()  # type: ignore[attr-defined]
         if last is None or not TaskStreamMachine.is_terminal(last):
-            task = self._endpoints.get(task_id)
+            task = self.get(task_id)
             if not TaskStreamMachine.is_terminal(_state(task)):
                 raise WaitTimeoutError(f"task {task_id} did not finish before the timeout")
             return task_outcome(task)
         return task_outcome(_to_task(last))
 
 
-class AsyncTasks:
+class AsyncTasks(AsyncTasksResource):
     """``client.tasks`` of the async client: the same methods, awaited."""
 
     def __init__(self, transport: AsyncTransport, files: AsyncFiles) -> None:
-        self._transport = transport
+        super().__init__(transport)
+        self._http = transport
         self._files = files
-        self._endpoints = AsyncTasksEndpoints(transport)
 
     @overload
     async def run(
@@ -569,25 +569,17 @@ class AsyncTasks:
     ) -> TaskDTO | TaskResultDTO | AsyncTaskStream:
         """Run an app (see ``Tasks.run``); with ``stream=True`` await it, then ``async for``."""
         options = _stream_options(
-            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms
+            self._http.config, auto_reconnect, max_reconnects, reconnect_delay_ms
         )
         plan = plan_run(params, upload_files=upload_files)
         uploads = plan.input_plan.uploads
         uris = await self._files.upload_many(uploads) if uploads else []
-        created = await self._endpoints.run(plan.body(uris))
+        created = await self.create(plan.body(uris))
         if stream:
             return AsyncTaskStream(self._updates(created.id, options))
         if not wait:
             return created
         return await self._wait(created.id, options, None)
-
-    async def get(self, task_id: str) -> TaskDTO:
-        """The current state of a task."""
-        return await self._endpoints.get(_check_task_id(task_id))
-
-    async def cancel(self, task_id: str) -> None:
-        """Ask the server to cancel a task."""
-        await self._endpoints.cancel(_check_task_id(task_id))
 
     async def wait_for_completion(
         self,
@@ -600,7 +592,7 @@ class AsyncTasks:
     ) -> TaskDTO:
         """Wait until the task ends (see ``Tasks.wait_for_completion``)."""
         options = _stream_options(
-            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms
+            self._http.config, auto_reconnect, max_reconnects, reconnect_delay_ms
         )
         return await self._wait(_check_task_id(task_id), options, _check_timeout(timeout))
 
@@ -615,20 +607,18 @@ class AsyncTasks:
     ) -> AsyncTaskStream:
         """Stream typed updates of a task: ``async with client.tasks.stream(id) as s: ...``."""
         options = _stream_options(
-            self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms, sse
+            self._http.config, auto_reconnect, max_reconnects, reconnect_delay_ms, sse
         )
         return AsyncTaskStream(self._updates(_check_task_id(task_id), options))
 
     async def _get_state(self, task_id: str) -> dict[str, Any]:
-        return _state(await self._endpoints.get(task_id))
+        return _state(await self.get(task_id))
 
     def _updates(
         self, task_id: str, options: StreamOptions, deadline: float | None = None
     ) -> AsyncIterator[dict[str, Any]]:
         machine = TaskStreamMachine(sse=options.sse)
-        return aiter_task_stream(
-            self._transport, task_id, options, self._get_state, machine, deadline
-        )
+        return aiter_task_stream(self._http, task_id, options, self._get_state, machine, deadline)
 
     async def _wait(self, task_id: str, options: StreamOptions, deadline: float | None) -> TaskDTO:
         last: dict[str, Any] | None = None
@@ -639,7 +629,7 @@ class AsyncTasks:
         finally:
             await updates.aclose()  # type: ignore[attr-defined]
         if last is None or not TaskStreamMachine.is_terminal(last):
-            task = await self._endpoints.get(task_id)
+            task = await self.get(task_id)
             if not TaskStreamMachine.is_terminal(_state(task)):
                 raise WaitTimeoutError(f"task {task_id} did not finish before the timeout")
             return task_outcome(task)

@@ -24,6 +24,7 @@ from inferencesh import (
     SessionNotFoundError,
     TaskFailedError,
 )
+from inferencesh._runtime.request import JSON, Call
 from inferencesh._transport import SyncTransport, TransportConfig
 
 from .drive import MODES, call
@@ -70,7 +71,7 @@ def test_a_dto_with_a_data_field_is_not_unwrapped(fault: Start) -> None:
     transport = SyncTransport(
         TransportConfig(api_key="k", base_url=server.base_url, timeout=5, max_retries=0)
     )
-    assert transport.request_json("GET", "/x") == body
+    assert transport.call(Call("GET", "/x", JSON), {}) == body
     transport.close()
 
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import tarfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+import codegen.import_upstream as import_upstream
 from codegen.import_upstream import (
     _upper_snake,
     build_schema,
+    fetch_sources,
     parse_python_types,
     parse_ts_interfaces,
+    summarize,
     write_schema,
 )
 
@@ -189,3 +196,129 @@ def test_committed_schema_is_complete_sorted_and_stable(tmp_path: Path) -> None:
     overrides = yaml.safe_load((ROOT / "schema" / "overrides.yaml").read_text())
     for alias, target in overrides["aliases"].items():
         assert defs[alias]["$ref"] == f"#/$defs/{target}"
+
+
+# ---------------------------------------------------------------- the import's summary
+
+
+def test_a_field_whose_type_changes_shows_in_the_summary() -> None:
+    old = {
+        "$defs": {
+            "CursorListRequest": {"type": "object", "properties": {"page": {"type": "integer"}}}
+        }
+    }
+    new = {
+        "$defs": {
+            "CursorListRequest": {"type": "object", "properties": {"page": {"type": "number"}}}
+        }
+    }
+    assert summarize(old, new) == ["~ CursorListRequest.page: integer -> number"]
+
+
+def test_the_summary_lists_added_removed_and_renumbered_names() -> None:
+    old = build()
+    texts = {
+        "types_py": TYPES_PY.replace("    HIGH = 1", "    HIGH = 2").replace("    key: bytes", ""),
+        "types_d_ts": TYPES_D_TS,
+        "types_js": TYPES_JS,
+    }
+    new = build_schema(texts, OVERRIDES)["$defs"]
+    new["Extra"] = {"type": "string"}
+    changes = summarize({"$defs": old}, {"$defs": new})
+    assert changes == ["+ Extra", "~ Level.HIGH: 1 -> 2", "- ThingDTO.key"]
+    assert summarize({"$defs": old}, {"$defs": old}) == []
+
+
+def test_nullability_is_a_type_change() -> None:
+    old = {"$defs": {"T": {"type": "object", "properties": {"x": {"type": "string"}}}}}
+    new = {
+        "$defs": {
+            "T": {
+                "type": "object",
+                "properties": {"x": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+            }
+        }
+    }
+    assert summarize(old, new) == ["~ T.x: string -> string?"]
+
+
+# ---------------------------------------------------------------- pinned downloads
+
+
+def _archives() -> tuple[bytes, bytes]:
+    """A wheel and an npm tarball holding the three files SOURCES.toml names."""
+    wheel = io.BytesIO()
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("inferencesh/types.py", TYPES_PY)
+    tarball = io.BytesIO()
+    with tarfile.open(fileobj=tarball, mode="w:gz") as tf:
+        for name, text in (
+            ("package/dist/types.d.ts", TYPES_D_TS),
+            ("package/dist/types.js", TYPES_JS),
+        ):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return wheel.getvalue(), tarball.getvalue()
+
+
+def _sources(tmp_path: Path, archives: tuple[bytes, bytes], **pins: str) -> Path:
+    wheel, tarball = archives
+    digest = {
+        name: hashlib.sha256(text.encode()).hexdigest()
+        for name, text in (("py", TYPES_PY), ("dts", TYPES_D_TS), ("js", TYPES_JS))
+    }
+    path = tmp_path / "SOURCES.toml"
+    path.write_text(
+        f"""[pypi]
+package = "inferencesh"
+version = "0.36.0"
+wheel_sha256 = "{pins.get("wheel", hashlib.sha256(wheel).hexdigest())}"
+[pypi.files.types_py]
+path = "inferencesh/types.py"
+sha256 = "{digest["py"]}"
+[npm]
+package = "@inferencesh/sdk"
+version = "0.6.54"
+tarball_sha256 = "{pins.get("tarball", hashlib.sha256(tarball).hexdigest())}"
+[npm.files.types_d_ts]
+path = "package/dist/types.d.ts"
+sha256 = "{digest["dts"]}"
+[npm.files.types_js]
+path = "package/dist/types.js"
+sha256 = "{digest["js"]}"
+"""
+    )
+    return path
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, bytes]:
+    """`pip download` and `npm pack` write local archives instead of reaching a registry."""
+    wheel, tarball = _archives()
+
+    def run(args: list[str], **kwargs: Any) -> None:
+        if "pip" in args:
+            target = Path(args[args.index("-d") + 1])
+            target.mkdir(parents=True, exist_ok=True)
+            (target / "inferencesh-0.36.0-py3-none-any.whl").write_bytes(wheel)
+        else:
+            (Path(kwargs["cwd"]) / "inferencesh-sdk-0.6.54.tgz").write_bytes(tarball)
+
+    monkeypatch.setattr(import_upstream.subprocess, "run", run)
+    return wheel, tarball
+
+
+def test_pinned_archives_are_read(tmp_path: Path, downloads: tuple[bytes, bytes]) -> None:
+    texts = fetch_sources(_sources(tmp_path, downloads))
+    assert texts == {"types_py": TYPES_PY, "types_d_ts": TYPES_D_TS, "types_js": TYPES_JS}
+
+
+@pytest.mark.parametrize(("pin", "archive"), [("wheel", ".whl"), ("tarball", ".tgz")])
+def test_an_archive_that_is_not_the_pinned_one_is_refused(
+    tmp_path: Path, downloads: tuple[bytes, bytes], pin: str, archive: str
+) -> None:
+    sources = _sources(tmp_path, downloads, **{pin: "0" * 64})
+    with pytest.raises(SystemExit, match=rf"sha256 mismatch for \S+{archive}"):
+        fetch_sources(sources)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from inferencesh._runtime.transport import coerce_body
+from inferencesh import InvalidInputError
+from inferencesh._runtime.request import request_body
 from inferencesh.types import (
     AgentTool,
     ApiAppRunRequest,
@@ -107,17 +108,22 @@ def test_request_models_require_nothing_and_send_only_what_was_set() -> None:
 
 def test_documented_dict_and_model_are_both_accepted_as_a_body() -> None:
     documented = fixture("ApiAppRunRequest")
-    body = coerce_body(ApiAppRunRequest, documented)
-    assert isinstance(body, ApiAppRunRequest)
-    assert body.to_wire() == documented
-    assert coerce_body(ApiAppRunRequest, body) is body
-    with pytest.raises(ValidationError, match="session_timeout"):
-        coerce_body(ApiAppRunRequest, {"app": "x", "session_timeout": "five"})
+    assert request_body(ApiAppRunRequest, documented, {}) == documented
+    model = ApiAppRunRequest.model_validate(documented)
+    assert request_body(ApiAppRunRequest, model, {}) == documented
+    assert request_body(ApiAppRunRequest, None, documented) == documented
+    with pytest.raises(InvalidInputError, match="session_timeout"):
+        request_body(ApiAppRunRequest, {"app": "x", "session_timeout": "five"}, {})
 
 
-def test_an_extra_key_in_a_documented_request_dict_is_sent_unchanged() -> None:
-    body = coerce_body(ApiAppRunRequest, {"app": "x", "future_option": True})
-    assert body.to_wire() == {"app": "x", "future_option": True}
+def test_an_unknown_key_in_a_request_dict_is_refused_naming_it() -> None:
+    with pytest.raises(InvalidInputError, match="'future_option'"):
+        request_body(ApiAppRunRequest, {"app": "x", "future_option": True}, {})
+
+
+def test_a_request_model_built_with_an_unknown_field_is_sent_as_built() -> None:
+    model = ApiAppRunRequest.model_validate({"app": "x", "future_option": True})
+    assert request_body(ApiAppRunRequest, model, {}) == {"app": "x", "future_option": True}
 
 
 def test_cursor_list_response_is_a_runtime_generic() -> None:

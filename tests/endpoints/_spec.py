@@ -61,7 +61,9 @@ class Op:
     body_model: str | None
     body_required: bool
     body_fields: dict[str, tuple[dict[str, Any], bool]]  # name -> (schema, required)
+    body_free: bool  # a free-form JSON object (no def, no properties)
     payload: tuple[str, str | None]  # (model | list | cursor | json | none, def name)
+    tags: tuple[str, ...]
 
     @property
     def group(self) -> str:
@@ -115,13 +117,15 @@ def operations() -> tuple[Op, ...]:
             ]
             in_path = tuple(p["name"] for p in params if p["in"] == "path")
             ordered = tuple(sorted(in_path, key=path.index))
-            body_model, body_required, fields = None, False, {}
+            body_model, body_required, fields, free = None, False, {}, False
             if "requestBody" in operation:
                 request = resolve(operation["requestBody"])
                 body_required = bool(request.get("required", False))
                 schema = request["content"]["application/json"]["schema"]
                 if "$ref" in schema:
                     body_model = def_name(schema)
+                elif not schema.get("properties"):
+                    free = True
                 else:
                     must = set(schema.get("required", []))
                     fields = {n: (s, n in must) for n, s in schema["properties"].items()}
@@ -136,7 +140,9 @@ def operations() -> tuple[Op, ...]:
                     body_model=body_model,
                     body_required=body_required,
                     body_fields=fields,
+                    body_free=free,
                     payload=("none", None) if "x-stream" in operation else _payload(operation),
+                    tags=tuple(operation.get("tags", ())),
                 )
             )
     return tuple(found)
@@ -240,3 +246,24 @@ def field_value(schema: dict[str, Any]) -> Any:
         "number": 2.5,
         "object": {"k": "v"},
     }.get(schema.get("type", ""), {"any": [1, "two"]})
+
+
+def operation_for(method: str, path: str) -> Op:
+    """The generated operation a request is for (literal routes before templated ones)."""
+    segments = path.split("/")
+
+    def matches(op: Op) -> bool:
+        template = op.path.split("/")
+        return (
+            op.method == method
+            and len(template) == len(segments)
+            and all(
+                t == s or (t.startswith("{") and t.endswith("}"))
+                for t, s in zip(template, segments, strict=True)
+            )
+        )
+
+    found = [op for op in generated_operations() if matches(op)]
+    found.sort(key=lambda op: op.path.count("{"))
+    assert found, (method, path)
+    return found[0]

@@ -1,21 +1,22 @@
-"""Every generated endpoint, sync and async, against httpx.MockTransport.
+"""Every generated operation, on both clients, against a real HTTP server on loopback.
 
-The cases come from schema/openapi.yaml, so a new operation is covered as soon as it is added.
-Each call checks the HTTP method, the escaped path, the query string, the JSON body (only the
-fields that were set) and the type of the result.
+The cases come from schema/openapi.yaml (read independently of the generator), so a new operation
+is covered as soon as it is added. Each call goes through ``inference()`` / ``async_inference()``
+as a user would write it (``client.<group>.<verb>(...)``) with per-call options, and checks the
+HTTP method, the escaped path, the query string, the JSON body (only the fields that were set),
+the options on the wire and the type of the result.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
-from tests.endpoints._mini_transport import AsyncMiniTransport, MiniTransport
+from tests.endpoints._loopback import Answer, Loopback, Seen, envelope
 from tests.endpoints._spec import (
     Op,
     field_value,
@@ -24,37 +25,36 @@ from tests.endpoints._spec import (
     simple_request_field,
 )
 
-from inferencesh._generated import endpoints, models
-from inferencesh._runtime import CursorListResponse
+from inferencesh import AsyncInference, Inference
+from inferencesh._generated import models
+from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 
 OPERATIONS = generated_operations()
-BASE = "https://api.test"
 QUERY_VALUES = {"string": "q v", "integer": 7, "number": 2.5, "boolean": True}
 WIRE_QUERY = {"string": "q v", "integer": "7", "number": "2.5", "boolean": "true"}
 
 
-def class_name(group: str, is_async: bool) -> str:
-    stem = "".join(part.capitalize() for part in group.split("_"))
-    return f"{'Async' if is_async else ''}{stem}Endpoints"
-
-
 def path_value(name: str) -> str:
-    # A slash and a space: the generated code must escape each parameter as one path segment.
-    return f"{name} 1/x"
+    # A space, a percent sign and a question mark: each parameter must be escaped as one segment.
+    return f"{name} 1%?"
 
 
 class Call:
     """One planned call: the arguments to pass and what must reach the server."""
 
-    def __init__(self, op: Op, *, full: bool, as_model: bool) -> None:
+    def __init__(self, op: Op, *, variant: str) -> None:
         self.args: list[Any] = [path_value(name) for name in op.path_params]
-        self.kwargs: dict[str, Any] = {}
+        self.kwargs: dict[str, Any] = {"extra_headers": {"x-case": op.operation_id}}
         path = op.path
         for name in op.path_params:
             path = path.replace("{" + name + "}", quote(path_value(name), safe=""))
         self.path = path
         self.query: dict[str, str] = {}
+        full = variant != "minimal"
         if full:
+            self.kwargs["extra_query"] = {"trace": "on"}
+            self.kwargs["timeout"] = 30
+            self.query["trace"] = "on"
             for name, schema in op.query.items():
                 if "enum" in schema:
                     self.kwargs[name] = self.query[name] = schema["enum"][-1]
@@ -63,44 +63,50 @@ class Call:
                     self.query[name] = WIRE_QUERY[schema["type"]]
         self.json: Any = None
         if op.body_model is not None:
-            if full or op.body_required:
-                field = simple_request_field(op.body_model)
-                sent = dict([field]) if field else {}
-                model = getattr(models, op.body_model)
-                self.args.append(model.model_validate(sent) if as_model else sent)
-                self.json = sent
+            field = simple_request_field(op.body_model)
+            sent = dict([field]) if field and full else {}
+            if variant == "dict":
+                self.args.append(sent)
+            elif variant == "model":
+                self.args.append(getattr(models, op.body_model).model_validate(sent))
             else:
-                self.json = {}
+                self.kwargs.update(sent)
+            self.json = sent
+        elif op.body_free:
+            self.args.append({"free": ["form", 1]})
+            self.json = {"free": ["form", 1]}
         elif op.body_fields:
             self.json = {}
             for name, (schema, required) in op.body_fields.items():
                 if full or required:
                     self.kwargs[name] = self.json[name] = field_value(schema)
+        if full and self.json is not None:
+            self.kwargs["extra_body"] = {"extra": True}
+            self.json = {**self.json, "extra": True}
 
 
-def respond(
-    op: Op, *, empty_as_204: bool
-) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-    payload = sample_payload(op)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        if op.payload[0] == "none" and empty_as_204:
-            return httpx.Response(204)
-        return httpx.Response(200, json={"data": payload, "messages": []})
-
-    return handler, seen
+VARIANTS = ("dict", "kwargs", "minimal", "model")
 
 
-def check_request(op: Op, call: Call, request: httpx.Request) -> None:
-    assert request.method == op.method
-    assert request.url.raw_path.decode().split("?")[0] == call.path
-    assert dict(request.url.params) == call.query
+def answer(op: Op, empty_as_204: bool) -> Answer:
+    if op.payload[0] == "none" and empty_as_204:
+        return Answer(204)
+    return envelope(sample_payload(op), **{"x-request-id": "req-1"})
+
+
+def responder(op: Op, empty_as_204: bool) -> Callable[[Seen], Answer]:
+    return lambda seen: answer(op, empty_as_204)
+
+
+def check_request(op: Op, call: Call, seen: Seen) -> None:
+    assert seen.method == op.method
+    assert seen.path == call.path
+    assert seen.query == call.query
+    assert seen.headers["x-case"] == op.operation_id
     if call.json is None:
-        assert request.content == b""
+        assert seen.body == b""
     else:
-        assert json.loads(request.content) == call.json
+        assert json.loads(seen.body) == call.json
 
 
 def check_result(op: Op, result: Any) -> None:
@@ -117,86 +123,65 @@ def check_result(op: Op, result: Any) -> None:
         assert isinstance(result, list) and len(result) == 1
         assert type(result[0]) is getattr(models, str(name))
     else:
-        assert isinstance(result, CursorListResponse)
+        assert isinstance(result, (SyncPage, AsyncPage))
         assert [type(item) for item in result.items] == [getattr(models, str(name))]
         assert (result.next_cursor, result.has_next) == ("c-2", True)
 
 
-def variants(op: Op) -> list[tuple[bool, bool]]:
-    """(full, as_model) pairs: a call with everything set, and one with only what is required."""
-    return [(True, False), (False, True)]
+@pytest.fixture(scope="module")
+def server() -> Iterator[Loopback]:
+    with Loopback(lambda seen: Answer(500)) as srv:
+        yield srv
+
+
+def method_of(client: Any, op: Op) -> Any:
+    return getattr(getattr(client, op.group), op.verb)
+
+
+def variants(op: Op) -> tuple[str, ...]:
+    return VARIANTS if op.body_model is not None else ("dict", "minimal")
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=str)
-def test_sync_endpoint(op: Op) -> None:
-    for full, as_model in variants(op):
-        handler, seen = respond(op, empty_as_204=True)
-        call = Call(op, full=full, as_model=as_model)
-        with httpx.Client(base_url=BASE, transport=httpx.MockTransport(handler)) as client:
-            group = getattr(endpoints, class_name(op.group, False))(MiniTransport(client))
-            result = getattr(group, op.verb)(*call.args, **call.kwargs)
-        assert len(seen) == 1
-        check_request(op, call, seen[0])
-        check_result(op, result)
+def test_sync_method(server: Loopback, op: Op) -> None:
+    with Inference(api_key="inf_test", base_url=server.base_url, max_retries=0) as client:
+        for variant in variants(op):
+            server.seen.clear()
+            server.handler = responder(op, empty_as_204=variant == "dict")
+            call = Call(op, variant=variant)
+            result = method_of(client, op)(*call.args, **call.kwargs)
+            assert len(server.seen) == 1, variant
+            check_request(op, call, server.seen[0])
+            check_result(op, result)
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=str)
-async def test_async_endpoint(op: Op) -> None:
-    for full, as_model in variants(op):
-        handler, seen = respond(op, empty_as_204=False)
-        call = Call(op, full=full, as_model=as_model)
-        async with httpx.AsyncClient(
-            base_url=BASE, transport=httpx.MockTransport(handler)
-        ) as client:
-            group = getattr(endpoints, class_name(op.group, True))(AsyncMiniTransport(client))
-            method = getattr(group, op.verb)
-            assert inspect.iscoroutinefunction(method)
-            result = await method(*call.args, **call.kwargs)
-        assert len(seen) == 1
-        check_request(op, call, seen[0])
-        check_result(op, result)
+async def test_async_method(server: Loopback, op: Op) -> None:
+    async with AsyncInference(api_key="inf_test", base_url=server.base_url, max_retries=0) as c:
+        for variant in variants(op):
+            server.seen.clear()
+            server.handler = responder(op, empty_as_204=variant == "minimal")
+            call = Call(op, variant=variant)
+            returned = method_of(c, op)(*call.args, **call.kwargs)
+            if op.payload[0] == "cursor":
+                assert isinstance(returned, AsyncPager)
+            else:
+                assert inspect.iscoroutine(returned)
+            result = await returned
+            assert len(server.seen) == 1, variant
+            check_request(op, call, server.seen[0])
+            check_result(op, result)
 
 
-def test_generated_classes_match_the_spec_exactly() -> None:
-    expected: dict[str, set[str]] = {}
-    for op in OPERATIONS:
-        for is_async in (False, True):
-            expected.setdefault(class_name(op.group, is_async), set()).add(op.verb)
-    actual = {
-        name: {m for m in vars(getattr(endpoints, name)) if not m.startswith("_")}
-        for name in endpoints.__all__
-    }
-    assert actual == expected
-
-
-def test_sync_and_async_methods_have_the_same_signature() -> None:
-    for name in endpoints.__all__:
-        if name.startswith("Async"):
-            continue
-        sync, asynchronous = getattr(endpoints, name), getattr(endpoints, f"Async{name}")
-        for verb in vars(sync):
-            if not verb.startswith("_"):
-                assert inspect.signature(getattr(sync, verb)) == inspect.signature(
-                    getattr(asynchronous, verb)
-                ), f"{name}.{verb}"
-
-
-def test_path_params_are_positional_and_query_params_keyword_only() -> None:
-    for op in OPERATIONS:
-        method = getattr(getattr(endpoints, class_name(op.group, False)), op.verb)
-        params = list(inspect.signature(method).parameters.values())[1:]
-        positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
-        keyword_only = {p.name for p in params if p.kind is p.KEYWORD_ONLY}
-        expected = list(op.path_params) + (["body"] if op.body_model else [])
-        assert positional == expected, op
-        assert keyword_only == set(op.query) | set(op.body_fields), op
-
-
-def test_invalid_body_is_refused_before_sending() -> None:
-    sent: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200))
-    with httpx.Client(base_url=BASE, transport=transport) as client:
-        tasks = endpoints.TasksEndpoints(MiniTransport(client))
-        with pytest.raises(ValueError, match="session_timeout"):
-            tasks.run({"app": "infsh/echo", "session_timeout": "not a number"})
-    assert sent == []
+@pytest.mark.parametrize("op", OPERATIONS, ids=str)
+def test_raw_response_has_the_same_call(server: Loopback, op: Op) -> None:
+    server.seen.clear()
+    server.handler = lambda seen: answer(op, empty_as_204=False)
+    call = Call(op, variant="dict")
+    with Inference(api_key="inf_test", base_url=server.base_url, max_retries=0) as client:
+        raw = getattr(getattr(client, op.group).with_raw_response, op.verb)(
+            *call.args, **call.kwargs
+        )
+    check_request(op, call, server.seen[0])
+    assert (raw.status_code, raw.request_id) == (200, "req-1")
+    check_result(op, raw.parse())

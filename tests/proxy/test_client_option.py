@@ -18,7 +18,6 @@ from inferencesh import (
     async_inference,
     inference,
 )
-from inferencesh._generated.endpoints import ChatsEndpoints
 
 PROXY = "http://127.0.0.1:9/api/inference/proxy"
 BASE = "http://127.0.0.1:8/v1"
@@ -125,7 +124,7 @@ def test_query_parameters_travel_inside_the_target() -> None:
         Inference(proxy_url=PROXY, base_url=BASE, http_client=http) as client,
         contextlib.suppress(InvalidResponseError),
     ):
-        ChatsEndpoints(client._transport).list_messages("c1", limit=5)
+        client.chats.list_messages("c1", limit=5)
     (sent,) = requests
     assert str(sent.url) == PROXY
     assert sent.headers["x-inf-target-url"] == f"{BASE}/chats/c1/messages?limit=5"

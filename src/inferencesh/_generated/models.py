@@ -105,6 +105,11 @@ class AlwaysAllowScope(OpenStrEnum):
     TOOL = "tool"
 
 
+class ApiKeyScope(OpenStrEnum):
+    USER = "user"
+    WORKSPACE = "workspace"
+
+
 class AppCategory(OpenStrEnum):
     IMAGE = "image"
     VIDEO = "video"
@@ -148,6 +153,23 @@ class AppToolConfig(WireModel):
 
 class AppUIRef(WireModel):
     artifact: str | None = None
+
+
+class ArtifactFileInput(RequestModel):
+    content: str | None = None
+    content_encoding: str | None = None
+    path: str | None = None
+
+
+class ArtifactType(OpenStrEnum):
+    HTML = "html"
+    MARKDOWN = "markdown"
+
+
+class ArtifactVersionFileDTO(WireModel):
+    content_type: str | None = None
+    path: str | None = None
+    size_bytes: int | None = None
 
 
 class AuthMethodAPIKeyIn(OpenStrEnum):
@@ -217,6 +239,12 @@ class AuthMethodRevokeStyle(OpenStrEnum):
 class AuthMethodTokenRequest(OpenStrEnum):
     FORM = "form"
     JSON = "json"
+
+
+class AvailabilityResponse(WireModel):
+    available: bool
+    reason: str | None = None
+    value: str
 
 
 class BaseModelDTO(WireModel):
@@ -368,6 +396,13 @@ class CoreAppConfigInput(RequestModel):
     version_id: str | None = None
 
 
+class CreateApiKeyRequest(RequestModel):
+    expires_at: datetime | None = None
+    name: str | None = None
+    scope: ApiKeyScope | None = None
+    scopes: list[str] | None = None
+
+
 class CredentialGrant(OpenStrEnum):
     CREDENTIALS = "credentials"
     TOKEN = "token"
@@ -435,6 +470,10 @@ class DeployWarning(WireModel):
     code: str | None = None
     function: str | None = None
     message: str | None = None
+
+
+class DiagnosticsConfig(WireModel):
+    level: int | None = None
 
 
 class Docker(WireModel):
@@ -633,6 +672,11 @@ class GateCondition(WireModel):
     field: str
     operator: str
     value: Any
+
+
+class GovernanceSource(WireModel):
+    by: str | None = None
+    team_id: str | None = None
 
 
 class GraphEdgeType(OpenStrEnum):
@@ -859,6 +903,63 @@ class InterruptStatus(OpenStrEnum):
     CANCELLED = "cancelled"
 
 
+class KnowledgeFile(WireModel):
+    content: str | None = None
+    hash: str | None = None
+    path: str | None = None
+    size: int | None = None
+    uri: str | None = None
+
+
+class KnowledgeLifecycle(OpenStrEnum):
+    PERMANENT = "permanent"
+    DECAY = "decay"
+    DRAFT = "draft"
+    DEPRECATED = "deprecated"
+
+
+class KnowledgeType(OpenStrEnum):
+    CONCEPT = "concept"
+    SKILL = "skill"
+    OBSERVATION = "observation"
+    PREFERENCE = "preference"
+    REFERENCE = "reference"
+    PERSON = "person"
+    PROJECT = "project"
+    AGENT_CONFIG = "agent-config"
+
+
+class KnowledgeVersionDTO(BaseModelDTO):
+    content: KnowledgeFile
+    content_hash: str
+    description: str
+    files: list[KnowledgeFile]
+    generated_by: str | None = None
+    knowledge_id: str
+    last_confirmed_at: datetime | None = None
+    metadata: dict[str, str] | None = None
+    mutation_type: str | None = None
+    origin: str | None = None
+    scope: list[str] | None = None
+    source_url: str | None = None
+    tags: list[str]
+    version_notes: str | None = None
+
+
+class KnowledgeVersionInput(RequestModel):
+    content: KnowledgeFile | None = None
+    description: str | None = None
+    files: list[KnowledgeFile] | None = None
+    generated_by: str | None = None
+    metadata: dict[str, str] | None = None
+    mutation_type: str | None = None
+    origin: str | None = None
+    scope: list[str] | None = None
+    source_url: str | None = None
+    tags: list[str] | None = None
+    version_notes: str | None = None
+
+
 class LifecycleHookConfig(WireModel):
     async_: Annotated[bool | None, Field(alias="async")] = None
     default_resolution: InterruptResolution | None = None
@@ -866,6 +967,25 @@ class LifecycleHookConfig(WireModel):
     handler: str | None = None
     timeout: int | None = None
     type: HookHandlerType | None = None
+
+
+class MCPConnectionFacts(WireModel):
+    connection_id: str | None = None
+    last_called_at: datetime | None = None
+    last_error: str | None = None
+    tool_count: int | None = None
+    tools_listed_at: datetime | None = None
+
+
+class MCPServerAuthType(OpenStrEnum):
+    MCP_SERVER_AUTH_O_AUTH = "oauth"
+    MCP_SERVER_AUTH_API_KEY = "api_key"
+    MCP_SERVER_AUTH_NONE = "none"
+
+
+class MCPServerSetup(WireModel):
+    recommended_headers: dict[str, str] | None = None
+    resource_app_id: str | None = None
 
 
 class MCPToolConfig(WireModel):
@@ -894,6 +1014,14 @@ class MessageInput(RequestModel):
     text: str | None = None
 
 
+class OrgDTO(BaseModelDTO):
+    avatar_url: str | None = None
+    default_team_id: str | None = None
+    is_admin: bool | None = None
+    name: str | None = None
+    slug: str | None = None
+
+
 class OutputFieldMapping(WireModel):
     outputFieldName: str
     schema_: Annotated[Any, Field(alias="schema")]
@@ -906,8 +1034,19 @@ class PartialFile(RequestModel):
     content_type: str | None = None
     filename: str | None = None
     path: str | None = None
+    public: bool | None = None
+    """
+    Make the file publicly readable (the Python SDK sends it on upload).
+    """
     size: int | None = None
     uri: str | None = None
+
+
+class Permission(OpenStrEnum):
+    PERM_READ = "read"
+    PERM_WRITE = "write"
+    PERM_INTERACT = "interact"
+    PERM_USE = "use"
 
 
 class PlanStepStatus(OpenStrEnum):
@@ -961,6 +1100,22 @@ class ProjectType(OpenStrEnum):
     APP = "app"
     FLOW = "flow"
     OTHER = "other"
+
+
+class ProjectUpdateRequest(RequestModel):
+    name: str | None = None
+
+
+class PublicSkillStoreDTO(WireModel):
+    category: str
+    description: str
+    has_approved_version: bool
+    id: str
+    is_featured: bool
+    name: str
+    namespace: str
+    rank: int
+    tags: list[str] | None = None
 
 
 class RAM(WireModel):
@@ -1017,6 +1172,69 @@ class RunEndReason(OpenStrEnum):
     NO_REPLY = "no_reply"
 
 
+class Scope(OpenStrEnum):
+    ALL = "*"
+    AGENTS = "agents"
+    APPS = "apps"
+    CONVERSATIONS = "conversations"
+    FILES = "files"
+    DATASTORES = "datastores"
+    TEMPLATES = "templates"
+    FLOWS = "flows"
+    PROJECTS = "projects"
+    TEAMS = "teams"
+    BILLING = "billing"
+    ARTIFACTS = "artifacts"
+    AGENTS_READ = "agents:read"
+    AGENTS_WRITE = "agents:write"
+    AGENTS_EXECUTE = "agents:execute"
+    APPS_READ = "apps:read"
+    APPS_WRITE = "apps:write"
+    APPS_EXECUTE = "apps:execute"
+    CONVERSATIONS_READ = "conversations:read"
+    CONVERSATIONS_WRITE = "conversations:write"
+    FILES_READ = "files:read"
+    FILES_WRITE = "files:write"
+    DATASTORES_READ = "datastores:read"
+    DATASTORES_WRITE = "datastores:write"
+    FLOWS_READ = "flows:read"
+    FLOWS_WRITE = "flows:write"
+    FLOWS_EXECUTE = "flows:execute"
+    PROJECTS_READ = "projects:read"
+    PROJECTS_WRITE = "projects:write"
+    TEAMS_READ = "teams:read"
+    TEAMS_WRITE = "teams:write"
+    BILLING_READ = "billing:read"
+    BILLING_WRITE = "billing:write"
+    SECRETS_READ = "secrets:read"
+    SECRETS_WRITE = "secrets:write"
+    SECRETS_REVEAL = "secrets:reveal"
+    CREDENTIALS_READ = "credentials:read"
+    CREDENTIALS_WRITE = "credentials:write"
+    ENGINES_READ = "engines:read"
+    ENGINES_WRITE = "engines:write"
+    REMOTES_READ = "remotes:read"
+    REMOTES_WRITE = "remotes:write"
+    API_KEYS_READ = "apikeys:read"
+    API_KEYS_WRITE = "apikeys:write"
+    KNOWLEDGE_READ = "knowledge:read"
+    KNOWLEDGE_WRITE = "knowledge:write"
+    ARTIFACTS_READ = "artifacts:read"
+    ARTIFACTS_WRITE = "artifacts:write"
+    USER_READ = "user:read"
+    USER_WRITE = "user:write"
+    SETTINGS_READ = "settings:read"
+    SETTINGS_WRITE = "settings:write"
+    APPROVALS_WRITE = "approvals:write"
+    ADMIN_READ = "admin:read"
+    ADMIN_WRITE = "admin:write"
+    STORE_PRICING = "store:pricing"
+    STORE_SUBMIT = "store:submit"
+    CONTENT_WRITE = "content:write"
+    INTEGRATIONS_READ = "integrations:read"
+    INTEGRATIONS_WRITE = "integrations:write"
+
+
 class ScopeGroup(OpenStrEnum):
     AGENTS = "agents"
     APPS = "apps"
@@ -1048,6 +1266,17 @@ class SearchRequest(RequestModel):
     term: str | None = None
 
 
+class SecretCreateRequest(RequestModel):
+    connection_scope: CredentialScope | None = None
+    description: str | None = None
+    key: str | None = None
+    label: str | None = None
+    provider: str | None = None
+    provider_name: str | None = None
+    provider_website: str | None = None
+    value: str | None = None
+
+
 class SecretField(WireModel):
     key: str | None = None
     label: str | None = None
@@ -1070,6 +1299,17 @@ class SecretRequirement(WireModel):
     description: str | None = None
     key: str | None = None
     optional: bool | None = None
+
+
+class SecretScope(OpenStrEnum):
+    TEAM = "team"
+    INTERNAL = "internal"
+    SYSTEM = "system"
+
+
+class SecretUpdateRequest(RequestModel):
+    description: str | None = None
+    value: str | None = None
 
 
 class SelectorConfig(WireModel):
@@ -1098,6 +1338,46 @@ class SkillConfig(WireModel):
     version_id: str | None = None
 
 
+class SkillPublishRequest(RequestModel):
+    allowed_tools: str | None = None
+    category: str | None = None
+    compatibility: str | None = None
+    context: str | None = None
+    description: str | None = None
+    disable_model_invocation: bool | None = None
+    files: list[KnowledgeFile] | None = None
+    instructions: str | None = None
+    license: str | None = None
+    metadata: dict[str, str] | None = None
+    name: str | None = None
+    namespace: str | None = None
+    parent_skill_id: str | None = None
+    parent_version_id: str | None = None
+    repo_url: str | None = None
+    source_url: str | None = None
+    user_invocable: bool | None = None
+    version_notes: str | None = None
+
+
+class SkillVersionDTO(BaseModelDTO):
+    allowed_tools: str | None = None
+    compatibility: str | None = None
+    content_hash: str
+    context: str | None = None
+    description: str
+    disable_model_invocation: bool | None = None
+    files: list[KnowledgeFile]
+    instructions: KnowledgeFile
+    license: str | None = None
+    metadata: dict[str, str] | None = None
+    mutation_type: str | None = None
+    skill_id: str
+    source_url: str | None = None
+    tags: list[str]
+    user_invocable: bool | None = None
+    version_notes: str | None = None
+
+
 class SocketAccess(WireModel):
     expires_at: datetime
     id: str
@@ -1122,6 +1402,25 @@ class SocketStatus(OpenStrEnum):
 class SortOrder(WireModel):
     dir: str | None = None
     field: str | None = None
+
+
+class SuggestRequest(RequestModel):
+    agent: bool | None = None
+    category: str | None = None
+    context: str | None = None
+    limit: int | None = None
+    origin: str | None = None
+    query: str | None = None
+    scope: list[str] | None = None
+
+
+class SuggestResult(WireModel):
+    command: str
+    description: str
+    name: str
+    score: float
+    tag: str | None = None
+    type: str
 
 
 class TaskAction(WireModel):
@@ -1215,11 +1514,86 @@ class TaskTimingsDTO(WireModel):
     total_duration_ms: int
 
 
+class TeamCapability(OpenStrEnum):
+    EDIT_PROFILE = "edit_profile"
+    MANAGE_MEMBERS = "manage_members"
+    MANAGE_ADMINS = "manage_admins"
+    VIEW_MEMBERS = "view_members"
+    MANAGE_KEYS = "manage_keys"
+    CREATE_KEYS = "create_keys"
+    MANAGE_VAULT = "manage_vault"
+    VIEW_BILLING = "view_billing"
+    MANAGE_BILLING = "manage_billing"
+    VIEW_POLICY = "view_policy"
+    MANAGE_POLICY = "manage_policy"
+    MANAGE_ORG = "manage_org"
+    MANAGE_SSO = "manage_sso"
+    ARCHIVE = "archive"
+    CREATE_TEAM = "create_team"
+    CREATE_ORG = "create_org"
+    CONNECT_ORG_CREDENTIAL = "connect_org_credential"
+    CONNECT_PLATFORM_CREDENTIAL = "connect_platform_credential"
+
+
+class TeamCreateRequest(RequestModel):
+    email: str | None = None
+    name: str | None = None
+    username: str | None = None
+
+
+class TeamGovernance(WireModel):
+    billing: GovernanceSource | None = None
+    policy: GovernanceSource | None = None
+
+
+class TeamInviteStatus(OpenStrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class TeamKind(OpenStrEnum):
+    PERSONAL = "personal"
+    TEAM = "team"
+    ORG_MEMBER = "org_member"
+    ORG = "org"
+
+
+class TeamMemberUserDTO(WireModel):
+    avatar_url: str
+    email: str
+    full_name: str
+    id: str
+    name: str
+
+
+class TeamRole(OpenStrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class TeamStatus(OpenStrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+
+
 class TeamType(OpenStrEnum):
     PERSONAL = "personal"
     TEAM = "team"
     SYSTEM = "system"
     ORG = "org"
+
+
+class TeamViewOrg(WireModel):
+    avatar_url: str | None = None
+    can: list[TeamCapability] | None = None
+    id: str | None = None
+    name: str | None = None
+    slug: str | None = None
 
 
 class ToolAnnotations(WireModel):
@@ -1295,7 +1669,7 @@ class ToolParameters(WireModel):
 
 
 class ToolResultRequest(RequestModel):
-    attachments: list[FileRef] | None = None
+    attachments: Annotated[list[FileRef] | None, Field(max_length=20)] = None
     result: str | None = None
 
 
@@ -1314,6 +1688,17 @@ class ToolType(OpenStrEnum):
 class UsageEventResourceTier(OpenStrEnum):
     PRIVATE = "private"
     CLOUD = "cloud"
+
+
+class UserMetadataDTO(WireModel):
+    completed_onboarding: bool
+    signup_source: str
+    terms_accepted_at: datetime | None = None
+    terms_version: str
+    use_case: str
+    use_case_privacy: str
+    use_case_reason: str
+    user_id: str
 
 
 class UserRelationDTO(WireModel):
@@ -1532,7 +1917,7 @@ class ApiAppRunRequest(RequestModel):
     """
     "new" to start a session, or the id of an existing one.
     """
-    session_timeout: int | None = None
+    session_timeout: Annotated[int | None, Field(ge=1, le=3600)] = None
     """
     Idle timeout in seconds (1 to 3600) for a new session.
     """
@@ -1574,6 +1959,78 @@ class AppVariant(WireModel):
     order: float | None = None
     python: str | None = None
     resources: AppResources | None = None
+
+
+class ArtifactContentResponse(WireModel):
+    artifact_id: str
+    content: str
+    content_hash: str
+    md5: str
+    number: int
+    size_bytes: int
+    title: str
+    type: ArtifactType
+    version_id: str
+
+
+class ArtifactCreateRequest(RequestModel):
+    base_version_id: str | None = None
+    capabilities: dict[str, Any] | None = None
+    content: str | None = None
+    content_encoding: str | None = None
+    description: str | None = None
+    favicon: str | None = None
+    files: list[ArtifactFileInput] | None = None
+    force: bool | None = None
+    generated_by: str | None = None
+    images: ResourceImages | None = None
+    label: str | None = None
+    name: str | None = None
+    notes: str | None = None
+    origin: str | None = None
+    title: str | None = None
+    type: ArtifactType | None = None
+
+
+class ArtifactPublishRequest(RequestModel):
+    base_version_id: str | None = None
+    capabilities: dict[str, Any] | None = None
+    content: str | None = None
+    content_encoding: str | None = None
+    description: str | None = None
+    favicon: str | None = None
+    files: list[ArtifactFileInput] | None = None
+    force: bool | None = None
+    generated_by: str | None = None
+    images: ResourceImages | None = None
+    label: str | None = None
+    notes: str | None = None
+    origin: str | None = None
+    title: str | None = None
+
+
+class ArtifactUpdateRequest(RequestModel):
+    description: str | None = None
+    favicon: str | None = None
+    images: ResourceImages | None = None
+    shared_version_id: str | None = None
+    title: str | None = None
+
+
+class ArtifactVersionDTO(BaseModelDTO):
+    artifact_id: str
+    capabilities: dict[str, Any] | None = None
+    content: KnowledgeFile
+    content_hash: str
+    created_by_user_id: str | None = None
+    files: list[ArtifactVersionFileDTO] | None = None
+    generated_by: str | None = None
+    label: str | None = None
+    md5: str
+    notes: str | None = None
+    number: int
+    origin: str | None = None
+    size_bytes: int
 
 
 class AuthMethodRevoke(WireModel):
@@ -1624,6 +2081,11 @@ class ChatSettingsRequest(RequestModel):
     forget_memory: list[str] | None = None
     name: str | None = None
     visibility: Visibility | None = None
+
+
+class ConnectionInfo(MCPConnectionFacts):
+    scope: CredentialScope | None = None
+    status: str | None = None
 
 
 class CredentialConnectRequest(RequestModel):
@@ -1695,12 +2157,33 @@ class InstanceTypeOptionDTO(WireModel):
     shade_instance_type: str | None = None
 
 
+class KnowledgeCreateRequest(RequestModel):
+    description: str | None = None
+    lifecycle: KnowledgeLifecycle | None = None
+    name: str | None = None
+    repo_url: str | None = None
+    title: str | None = None
+    type: KnowledgeType | None = None
+    version: KnowledgeVersionInput | None = None
+
+
+class KnowledgeUpdateRequest(RequestModel):
+    description: str | None = None
+    title: str | None = None
+    version: KnowledgeVersionInput | None = None
+
+
 class PlanStep(WireModel):
     description: str
     index: int
     notes: str | None = None
     status: PlanStepStatus
     title: str
+
+
+class ProjectCreateRequest(RequestModel):
+    name: str | None = None
+    type: ProjectType | None = None
 
 
 class SetupAction(WireModel):
@@ -1712,6 +2195,12 @@ class SetupAction(WireModel):
     scopes: list[str] | None = None
     secrets: list[str] | None = None
     type: SetupActionType
+
+
+class SuggestResponse(WireModel):
+    impression_id: str | None = None
+    query: str
+    results: list[SuggestResult]
 
 
 class SystemInfo(WireModel):
@@ -1778,6 +2267,44 @@ class TaskResultDTO(WireModel):
     updated_at: datetime
 
 
+class TeamDTO(BaseModelDTO):
+    avatar_url: str | None = None
+    email: str | None = None
+    max_concurrency: int | None = None
+    name: str | None = None
+    org_id: str | None = None
+    org_name: str | None = None
+    role: TeamRole | None = None
+    setup_completed: bool | None = None
+    status: TeamStatus | None = None
+    type: TeamType | None = None
+    username: str | None = None
+
+
+class TeamInviteCreateRequest(RequestModel):
+    email: str | None = None
+    role: TeamRole | None = None
+
+
+class TeamMemberAddRequest(RequestModel):
+    email: str | None = None
+    role: TeamRole | None = None
+
+
+class TeamMemberDTO(WireModel):
+    assignable_roles: list[TeamRole] | None = None
+    id: str
+    removable: bool | None = None
+    role: TeamRole
+    team_id: str
+    user: TeamMemberUserDTO | None = None
+    user_id: str
+
+
+class TeamMemberUpdateRoleRequest(RequestModel):
+    role: TeamRole | None = None
+
+
 class TeamRelationDTO(WireModel):
     avatar_url: str
     created_at: datetime
@@ -1786,6 +2313,14 @@ class TeamRelationDTO(WireModel):
     type: TeamType
     updated_at: datetime
     username: str
+
+
+class TeamViewDTO(WireModel):
+    can: list[TeamCapability] | None = None
+    governance: TeamGovernance | None = None
+    kind: TeamKind | None = None
+    org: TeamViewOrg | None = None
+    team_id: str | None = None
 
 
 class ToolAuthConfig(WireModel):
@@ -1807,6 +2342,22 @@ class ToolFunction(WireModel):
     name: str | None = None
     parameters: ToolParameters | None = None
     required: list[str] | None = None
+
+
+class UserDTO(BaseModelDTO):
+    avatar_url: str
+    ban_note: str | None = None
+    banned_at: datetime | None = None
+    default_team_id: str
+    email: str
+    full_name: str
+    managed_by_org_id: str | None = None
+    metadata: UserMetadataDTO | None = None
+    name: str
+    role: Role
+    service_team_id: str | None = None
+    totp_enabled: bool
+    two_factor_enabled: bool | None = None
 
 
 class UtilityConfig(WireModel):
@@ -1993,6 +2544,45 @@ class HTTPToolConfigDTO(WireModel):
     url: str
 
 
+class MCPServerDTO(WireModel):
+    auth_type: MCPServerAuthType
+    connection: ConnectionInfo | None = None
+    connection_scope: CredentialScope | None = None
+    connection_status: str | None = None
+    credential_slug: str | None = None
+    credentials: list[CredentialRequirement] | None = None
+    default_scopes: list[str]
+    description: str
+    documentation_url: str
+    headers: dict[str, str] | None = None
+    icon_url: str
+    id: str
+    name: str
+    oauth_client_id: str | None = None
+    org_id: str | None = None
+    server_url: str
+    setup: MCPServerSetup | None = None
+    slug: str
+    team: TeamRelationDTO | None = None
+    team_id: str
+    title: str
+    user: UserRelationDTO | None = None
+    user_id: str
+    visibility: Visibility
+
+
+class MeResponse(WireModel):
+    diagnostics: DiagnosticsConfig | None = None
+    needs_username: bool | None = None
+    org: OrgDTO | None = None
+    personal_team_id: str | None = None
+    platform_power: bool | None = None
+    scopes: list[Scope] | None = None
+    team: TeamDTO | None = None
+    team_view: TeamViewDTO | None = None
+    user: UserDTO | None = None
+
+
 class PermissionModelDTO(WireModel):
     org_id: str | None = None
     team: TeamRelationDTO | None = None
@@ -2025,6 +2615,29 @@ class RequirementError(WireModel):
     type: RequirementType
 
 
+class SecretDTO(BaseModelDTO, PermissionModelDTO):
+    credential_default: bool | None = None
+    credential_id: str | None = None
+    description: str | None = None
+    key: str
+    label: str | None = None
+    masked_value: str
+    provider: str | None = None
+    provider_name: str | None = None
+    scope: SecretScope | None = None
+
+
+class SkillDTO(BaseModelDTO, PermissionModelDTO):
+    description: str
+    installs: int
+    name: str
+    namespace: str
+    repo_url: str | None = None
+    uses: int
+    version: SkillVersionDTO | None = None
+    version_id: str
+
+
 class SocketDTO(BaseModelDTO, PermissionModelDTO):
     client_bytes: int
     client_frames: int
@@ -2038,6 +2651,18 @@ class SocketDTO(BaseModelDTO, PermissionModelDTO):
     task_id: str
     worker_bytes: int
     worker_frames: int
+
+
+class TeamInviteDTO(WireModel):
+    created_at: datetime
+    email: str
+    expires_at: datetime
+    id: str
+    invited_by: TeamMemberUserDTO | None = None
+    role: TeamRole
+    status: TeamInviteStatus
+    team: TeamRelationDTO | None = None
+    team_id: str
 
 
 class Tool(WireModel):
@@ -2089,6 +2714,19 @@ class AgentTool(WireModel):
     name: str | None = None
     require_approval: bool | None = None
     type: ToolType | None = None
+
+
+class ApiKeyDTO(BaseModelDTO, PermissionModelDTO):
+    created_by: str | None = None
+    creator: TeamMemberUserDTO | None = None
+    expires_at: datetime | None = None
+    grants: list[Scope] | None = None
+    key: str
+    last_used_at: datetime | None
+    name: str
+    scope: ApiKeyScope | None = None
+    scopes: list[Scope]
+    source: str | None = None
 
 
 class AppFunction(WireModel):
@@ -2146,6 +2784,24 @@ class AppVersionInput(RequestModel):
     resources: AppResources | None = None
     setup_schema: Any | None = None
     variants: dict[str, AppVariant] | None = None
+
+
+class ArtifactDTO(BaseModelDTO, PermissionModelDTO):
+    access: Permission | None = None
+    capabilities: dict[str, Any] | None = None
+    cover_version_id: str | None = None
+    description: str | None = None
+    favicon: str | None = None
+    images: ResourceImages
+    name: str
+    namespace: str
+    shared_version_id: str | None = None
+    title: str
+    type: ArtifactType
+    url: str | None = None
+    version: ArtifactVersionDTO | None = None
+    version_id: str
+    views: int
 
 
 class CheckRequirementsRequest(RequestModel):
@@ -2283,6 +2939,19 @@ class InterruptDTO(BaseModelDTO, PermissionModelDTO):
     run_id: str
     source: str
     status: InterruptStatus
+
+
+class KnowledgeDTO(BaseModelDTO, PermissionModelDTO):
+    description: str
+    installs: int
+    lifecycle: KnowledgeLifecycle
+    name: str
+    namespace: str
+    title: str
+    type: KnowledgeType
+    uses: int
+    version: KnowledgeVersionDTO | None = None
+    version_id: str
 
 
 class AgentConfigInput(RequestModel):
@@ -2723,6 +3392,14 @@ IntegrationAuthType = CredentialType
 IntegrationProvider = CredentialProvider
 IntegrationStatus = CredentialStatus
 
+# Statuses after which nothing changes any more (schema/overrides.yaml).
+CHAT_MESSAGE_STATUS_TERMINAL: frozenset[ChatMessageStatus] = frozenset(
+    {ChatMessageStatus.READY, ChatMessageStatus.FAILED, ChatMessageStatus.CANCELLED}
+)
+TASK_STATUS_TERMINAL: frozenset[TaskStatus] = frozenset(
+    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.REJECTED}
+)
+
 __all__ = [
     "A2UIAccessibility",
     "A2UIAction",
@@ -2750,6 +3427,8 @@ __all__ = [
     "AlwaysAllowScope",
     "ApiAgentRunRequest",
     "ApiAppRunRequest",
+    "ApiKeyDTO",
+    "ApiKeyScope",
     "AppCategory",
     "AppDTO",
     "AppFunction",
@@ -2765,6 +3444,15 @@ __all__ = [
     "AppVariant",
     "AppVersionDTO",
     "AppVersionInput",
+    "ArtifactContentResponse",
+    "ArtifactCreateRequest",
+    "ArtifactDTO",
+    "ArtifactFileInput",
+    "ArtifactPublishRequest",
+    "ArtifactType",
+    "ArtifactUpdateRequest",
+    "ArtifactVersionDTO",
+    "ArtifactVersionFileDTO",
     "AuthMethod",
     "AuthMethodAPIKeyIn",
     "AuthMethodAppKey",
@@ -2778,7 +3466,9 @@ __all__ = [
     "AuthMethodRevoke",
     "AuthMethodRevokeStyle",
     "AuthMethodTokenRequest",
+    "AvailabilityResponse",
     "BaseModelDTO",
+    "CHAT_MESSAGE_STATUS_TERMINAL",
     "CPU",
     "CachedRepoInfo",
     "CachedRevisionInfo",
@@ -2806,12 +3496,14 @@ __all__ = [
     "CompactionMeta",
     "CompanySeed",
     "CompanySummary",
+    "ConnectionInfo",
     "ContentRating",
     "ContextField",
     "CoreAppConfigDTO",
     "CoreAppConfigInput",
     "CreateAgentMessageResponse",
     "CreateAgentRequest",
+    "CreateApiKeyRequest",
     "CreateAppRequest",
     "CredentialConfigDTO",
     "CredentialConnectRequest",
@@ -2828,6 +3520,7 @@ __all__ = [
     "DeleteTaskFilesResponse",
     "DeltaEvent",
     "DeployWarning",
+    "DiagnosticsConfig",
     "Docker",
     "EngineCapability",
     "EngineConfig",
@@ -2856,6 +3549,7 @@ __all__ = [
     "GPU",
     "GPUType",
     "GateCondition",
+    "GovernanceSource",
     "GraphEdgeDTO",
     "GraphEdgeType",
     "GraphNodeDTO",
@@ -2891,14 +3585,29 @@ __all__ = [
     "InterruptResolution",
     "InterruptResourceType",
     "InterruptStatus",
+    "KnowledgeCreateRequest",
+    "KnowledgeDTO",
+    "KnowledgeFile",
+    "KnowledgeLifecycle",
+    "KnowledgeType",
+    "KnowledgeUpdateRequest",
+    "KnowledgeVersionDTO",
+    "KnowledgeVersionInput",
     "LifecycleHookConfig",
+    "MCPConnectionFacts",
+    "MCPServerAuthType",
+    "MCPServerDTO",
+    "MCPServerSetup",
     "MCPToolConfig",
     "MCPToolConfigDTO",
     "MCPUICSP",
+    "MeResponse",
     "MessageInput",
     "NodeTaskDTO",
+    "OrgDTO",
     "OutputFieldMapping",
     "PartialFile",
+    "Permission",
     "PermissionModelDTO",
     "PlanStep",
     "PlanStepStatus",
@@ -2906,9 +3615,12 @@ __all__ = [
     "PolicyEnforcement",
     "PolicyKind",
     "PolicyRuleDTO",
+    "ProjectCreateRequest",
     "ProjectDTO",
     "ProjectModelDTO",
     "ProjectType",
+    "ProjectUpdateRequest",
+    "PublicSkillStoreDTO",
     "RAM",
     "RequirementError",
     "RequirementType",
@@ -2917,22 +3629,34 @@ __all__ = [
     "ResponseMessage",
     "Role",
     "RunEndReason",
+    "Scope",
     "ScopeGroup",
     "SearchRequest",
+    "SecretCreateRequest",
+    "SecretDTO",
     "SecretField",
     "SecretFieldConfig",
     "SecretRequirement",
+    "SecretScope",
+    "SecretUpdateRequest",
     "SelectorConfig",
     "SetVisibilityRequest",
     "SetupAction",
     "SetupActionType",
     "SkillConfig",
+    "SkillDTO",
+    "SkillPublishRequest",
+    "SkillVersionDTO",
     "SocketAccess",
     "SocketDTO",
     "SocketOutcome",
     "SocketStatus",
     "SortOrder",
+    "SuggestRequest",
+    "SuggestResponse",
+    "SuggestResult",
     "SystemInfo",
+    "TASK_STATUS_TERMINAL",
     "TaskAction",
     "TaskDTO",
     "TaskEgress",
@@ -2949,8 +3673,24 @@ __all__ = [
     "TaskTimingEvent",
     "TaskTimingGroup",
     "TaskTimingsDTO",
+    "TeamCapability",
+    "TeamCreateRequest",
+    "TeamDTO",
+    "TeamGovernance",
+    "TeamInviteCreateRequest",
+    "TeamInviteDTO",
+    "TeamInviteStatus",
+    "TeamKind",
+    "TeamMemberAddRequest",
+    "TeamMemberDTO",
+    "TeamMemberUpdateRoleRequest",
+    "TeamMemberUserDTO",
     "TeamRelationDTO",
+    "TeamRole",
+    "TeamStatus",
     "TeamType",
+    "TeamViewDTO",
+    "TeamViewOrg",
     "Tool",
     "ToolAnnotations",
     "ToolAuthConfig",
@@ -2969,6 +3709,8 @@ __all__ = [
     "ToolType",
     "UsageEventDTO",
     "UsageEventResourceTier",
+    "UserDTO",
+    "UserMetadataDTO",
     "UserRelationDTO",
     "UtilityConfig",
     "UtilityPreset",

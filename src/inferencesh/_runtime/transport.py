@@ -1,71 +1,57 @@
-"""The interface the generated endpoint classes call.
+"""The interface the generated resource classes call, and their bases.
 
-Generated code only knows these four methods; the client's transport (retries, envelopes, errors)
-implements them. Keeping the surface this small is what lets the endpoint stubs stay generated.
+Generated code builds a :class:`~inferencesh._runtime.request.Call` and hands it, with the
+per-call options, to ``call`` (the parsed value) or ``call_raw`` (the value and the HTTP
+response). The client's transport (``inferencesh._transport``: retries, envelopes, errors)
+implements both; nothing else is needed to run a generated method.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    from inferencesh._runtime.request import Call, RequestOptions
+    from inferencesh._runtime.response import APIResponse
 
-from inferencesh._runtime.base import RequestModel
+__all__ = ["AsyncResource", "AsyncTransport", "SyncResource", "SyncTransport"]
 
-__all__ = ["AsyncTransport", "Body", "Params", "SyncTransport", "coerce_body"]
-
-M = TypeVar("M", bound=BaseModel)
-R = TypeVar("R", bound=RequestModel)
-
-Body = RequestModel | None
-Params = Mapping[str, str | int | float | bool | None] | None
-
-
-def coerce_body(model: type[R], value: R | Mapping[str, Any]) -> R:
-    """Accept a request as the documented dict or as the generated model; validate it."""
-    if isinstance(value, model):
-        return value
-    if isinstance(value, BaseModel):
-        value = value.model_dump(by_alias=True, exclude_unset=True)
-    return model.model_validate(value)
+T = TypeVar("T")
 
 
 class SyncTransport(Protocol):
-    """Blocking transport used by the generated ``*Endpoints`` classes."""
+    """Blocking transport used by the generated resource classes."""
 
-    def request_model(
-        self, method: str, path: str, *, model: type[M], body: Body = None, params: Params = None
-    ) -> M: ...
+    def call(self, call: Call[T], options: RequestOptions) -> T:
+        """Send ``call`` with ``options``; return its parsed payload or raise the typed error."""
+        ...
 
-    def request_list(
-        self, method: str, path: str, *, item: type[M], body: Body = None, params: Params = None
-    ) -> list[M]: ...
-
-    def request_none(
-        self, method: str, path: str, *, body: Body = None, params: Params = None
-    ) -> None: ...
-
-    def request_json(
-        self, method: str, path: str, *, body: Body = None, params: Params = None
-    ) -> Any: ...
+    def call_raw(self, call: Call[T], options: RequestOptions) -> APIResponse[T]:
+        """Like :meth:`call`, with the HTTP response alongside the parsed payload."""
+        ...
 
 
 class AsyncTransport(Protocol):
     """Async twin of :class:`SyncTransport`."""
 
-    async def request_model(
-        self, method: str, path: str, *, model: type[M], body: Body = None, params: Params = None
-    ) -> M: ...
+    async def call(self, call: Call[T], options: RequestOptions) -> T:
+        """Send ``call`` with ``options``; return its parsed payload or raise the typed error."""
+        ...
 
-    async def request_list(
-        self, method: str, path: str, *, item: type[M], body: Body = None, params: Params = None
-    ) -> list[M]: ...
+    async def call_raw(self, call: Call[T], options: RequestOptions) -> APIResponse[T]:
+        """Like :meth:`call`, with the HTTP response alongside the parsed payload."""
+        ...
 
-    async def request_none(
-        self, method: str, path: str, *, body: Body = None, params: Params = None
-    ) -> None: ...
 
-    async def request_json(
-        self, method: str, path: str, *, body: Body = None, params: Params = None
-    ) -> Any: ...
+class SyncResource:
+    """Base of every generated blocking resource (one API group of schema/openapi.yaml)."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._transport = transport
+
+
+class AsyncResource:
+    """Base of every generated async resource."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._transport = transport

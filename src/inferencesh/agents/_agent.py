@@ -30,14 +30,6 @@ from inferencesh._errors import (
     PermissionDeniedError,
     WaitTimeoutError,
 )
-from inferencesh._generated.endpoints import (
-    AgentsEndpoints,
-    AsyncAgentsEndpoints,
-    AsyncChatsEndpoints,
-    AsyncToolsEndpoints,
-    ChatsEndpoints,
-    ToolsEndpoints,
-)
 from inferencesh._generated.models import (
     AgentConfigInput,
     ApiAgentRunRequest,
@@ -49,6 +41,9 @@ from inferencesh._generated.models import (
     MessageInput,
     ToolResultRequest,
 )
+from inferencesh._generated.resources.agents import AgentsResource, AsyncAgentsResource
+from inferencesh._generated.resources.chats import AsyncChatsResource, ChatsResource
+from inferencesh._generated.resources.tools import AsyncToolsResource, ToolsResource
 from inferencesh._logging import logger, redact
 from inferencesh._streaming import NDJSON, RECOVERABLE, Reconnects, StreamOptions
 from inferencesh.agents._machine import (
@@ -267,11 +262,11 @@ def _upload_options(source: Any, filename: str | None) -> UploadFileOptions:
 
 def _file_ref(record: FileDTO) -> FileRef:
     return FileRef(
-        id=record.get("id"),
-        uri=record.get("uri"),
-        filename=record.get("filename"),
-        content_type=record.get("content_type"),
-        size=record.get("size"),
+        id=record.id,
+        uri=record.uri,
+        filename=record.filename,
+        content_type=record.content_type,
+        size=record.size,
     )
 
 
@@ -610,9 +605,9 @@ class Agent(_AgentBase):
         )
         self._transport = transport
         self._files = files
-        self._agents = AgentsEndpoints(transport)
-        self._chats = ChatsEndpoints(transport)
-        self._tools = ToolsEndpoints(transport)
+        self._agents = AgentsResource(transport)
+        self._chats = ChatsResource(transport)
+        self._tools = ToolsResource(transport)
 
     def send_message(
         self,
@@ -901,9 +896,9 @@ class AsyncAgent(_AgentBase):
         )
         self._transport = transport
         self._files = files
-        self._agents = AsyncAgentsEndpoints(transport)
-        self._chats = AsyncChatsEndpoints(transport)
-        self._tools = AsyncToolsEndpoints(transport)
+        self._agents = AsyncAgentsResource(transport)
+        self._chats = AsyncChatsResource(transport)
+        self._tools = AsyncToolsResource(transport)
 
     async def send_message(
         self,
@@ -1164,11 +1159,13 @@ async def _maybe_await(value: Any) -> None:
         await value
 
 
-class Agents:
-    """``client.agents``: ``client.agents.create(ref_or_config)`` returns an :class:`Agent`."""
+class Agents(AgentsResource):
+    """``client.agents``: ``client.agents.create(ref_or_config)`` returns an :class:`Agent`; every
+    generated ``agents`` operation (``run``, ``get``, ``list``, ``save``, ...) is here too."""
 
     def __init__(self, transport: SyncTransport, files: Files) -> None:
-        self._transport = transport
+        super().__init__(transport)
+        self._http = transport
         self._files = files
 
     def create(
@@ -1183,7 +1180,7 @@ class Agents:
         Nothing is sent until the first message. Per-chat context: ``client.agent(..., context=)``.
         """
         return Agent(
-            self._transport,
+            self._http,
             self._files,
             agent,
             max_reconnects=max_reconnects,
@@ -1191,11 +1188,12 @@ class Agents:
         )
 
 
-class AsyncAgents:
+class AsyncAgents(AsyncAgentsResource):
     """``client.agents`` of the async client: ``create`` returns an :class:`AsyncAgent`."""
 
     def __init__(self, transport: AsyncTransport, files: AsyncFiles) -> None:
-        self._transport = transport
+        super().__init__(transport)
+        self._http = transport
         self._files = files
 
     def create(
@@ -1207,7 +1205,7 @@ class AsyncAgents:
     ) -> AsyncAgent:
         """An agent from a template ref or an ad-hoc config (see ``Agents.create``)."""
         return AsyncAgent(
-            self._transport,
+            self._http,
             self._files,
             agent,
             max_reconnects=max_reconnects,

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from inferencesh._generated.models import CHAT_MESSAGE_STATUS_TERMINAL
 from inferencesh._streaming import StreamFramer, merge_delta
 from inferencesh._transport import json_array as _arr
 from inferencesh._transport import json_object as _obj
@@ -34,7 +35,8 @@ __all__ = [
 # never end a turn early.
 _RUN_DONE = frozenset({"completed", "failed", "canceled", "cancelled", "rejected", "auth_required"})
 _CHAT_IDLE = frozenset({"idle", "completed"})
-_MESSAGE_DONE = frozenset({"ready", "failed", "cancelled"})
+# Finished message statuses as wire values, declared in schema/overrides.yaml (`terminal`).
+_MESSAGE_DONE = frozenset(str(status.value) for status in CHAT_MESSAGE_STATUS_TERMINAL)
 # Older servers mark a client tool that waits for its result `in_progress`.
 _CLIENT_WAITING = frozenset({"awaiting_input", "in_progress"})
 _APPROVAL_WAITING = "awaiting_approval"
