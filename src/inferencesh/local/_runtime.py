@@ -16,8 +16,10 @@ from typing import Any, cast
 
 import uvicorn
 
-from inferencesh.local._agents import Agents, templates_from
-from inferencesh.local._engine import Engine, EngineConfig
+from inferencesh.local._agent_templates import templates_from
+from inferencesh.local._agents import Agents
+from inferencesh.local._config import RuntimeConfig
+from inferencesh.local._engine import Engine
 from inferencesh.local._registry import AppSpec, Registry, spec_from_target
 from inferencesh.local._server import create_app
 
@@ -131,7 +133,7 @@ class LocalRuntime:
         """
         spec = self.registry.add(spec_from_target(target, ref, tuple(secrets)))
         if self.engine is not None:
-            self.engine.describes.pop(spec.ref, None)
+            self.engine.apps.describes.pop(spec.ref, None)
         return spec
 
     def start(self) -> LocalRuntime:
@@ -151,13 +153,13 @@ class LocalRuntime:
         else:
             self._tmp = tempfile.mkdtemp(prefix="infsh-local-")
             files_dir = Path(self._tmp) / "files"
-        config = EngineConfig(
+        config = RuntimeConfig(
             data_dir=self.data_dir, files_dir=files_dir, base_url=self.base_url, **self._options
         )
         self.engine = Engine(self.registry, config)
         self.agents = Agents(self.engine)
         for ref, template in self._templates:
-            self.agents.add_template(ref, template)
+            self.agents.templates.add(ref, template)
         app = create_app(
             self.engine,
             api_key=self.api_key,

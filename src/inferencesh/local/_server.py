@@ -18,8 +18,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from inferencesh.local._agents import Agents
-from inferencesh.local._engine import END, Engine
+from inferencesh.local._engine import Engine
 from inferencesh.local._errors import ApiError, problem_body
+from inferencesh.local._fanout import END
 
 __all__ = ["create_app"]
 
@@ -126,32 +127,32 @@ def create_app(
         agents = Agents(engine)
 
     async def run_task(request: Request) -> Response:
-        return _ok(engine.create_task(await _json(request)))
+        return _ok(engine.tasks.create(await _json(request)))
 
     async def get_app(request: Request) -> Response:
         params = request.path_params
-        return _ok(await engine.get_app(params["namespace"], params["name"]))
+        return _ok(await engine.apps.get(params["namespace"], params["name"]))
 
     async def get_app_by_id(request: Request) -> Response:
-        return _ok(await engine.get_app_by_id(request.path_params["app_id"]))
+        return _ok(await engine.apps.get_by_id(request.path_params["app_id"]))
 
     async def delete_app(request: Request) -> Response:
-        engine.delete_app(request.path_params["app_id"])
+        engine.apps.delete(request.path_params["app_id"])
         return _ok()
 
     async def get_task(request: Request) -> Response:
-        return _ok(engine.get_task(request.path_params["task_id"]))
+        return _ok(engine.tasks.get(request.path_params["task_id"]))
 
     async def delete_task(request: Request) -> Response:
-        engine.delete_task(request.path_params["task_id"])
+        engine.tasks.delete(request.path_params["task_id"])
         return _ok()
 
     async def task_status(request: Request) -> Response:
-        return _ok(engine.task_status(request.path_params["task_id"]))
+        return _ok(engine.tasks.status(request.path_params["task_id"]))
 
     async def cancel_task(request: Request) -> Response:
         await _json(request, optional=True)
-        engine.cancel_task(request.path_params["task_id"])
+        engine.tasks.cancel(request.path_params["task_id"])
         return _ok()
 
     def stream(
@@ -201,32 +202,32 @@ def create_app(
 
     async def stream_task(request: Request) -> Response:
         task_id = request.path_params["task_id"]
-        snapshot, queue = engine.subscribe(task_id)
+        snapshot, queue = engine.tasks.subscribe(task_id)
 
         def release() -> None:
             if queue is not None:
-                engine.unsubscribe(task_id, queue)
+                engine.tasks.unsubscribe(task_id, queue)
 
         return stream(request, [snapshot], queue, release)
 
     async def task_logs(request: Request) -> Response:
-        task = _dump(engine.get_task(request.path_params["task_id"]))
+        task = _dump(engine.tasks.get(request.path_params["task_id"]))
         keys = ("status", "events", "logs")
         return _ok({"task_id": task["id"], **{key: task[key] for key in keys}})
 
     async def create_files(request: Request) -> Response:
-        return _ok(engine.create_files(await _json(request)))
+        return _ok(engine.files.create(await _json(request)))
 
     async def get_file(request: Request) -> Response:
-        return _ok(engine.get_file(request.path_params["file_id"]))
+        return _ok(engine.files.get(request.path_params["file_id"]))
 
     async def delete_file(request: Request) -> Response:
-        engine.delete_file(request.path_params["file_id"])
+        engine.files.delete(request.path_params["file_id"])
         return _ok()
 
     async def upload_file(request: Request) -> Response:
         params = request.path_params
-        dto, part = engine.begin_upload(params["file_id"], params["token"])
+        dto, part = engine.files.begin_upload(params["file_id"], params["token"])
         limit = engine.config.max_upload_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -241,13 +242,13 @@ def create_app(
                             413, "payload_too_large", f"uploads are limited to {limit} bytes"
                         )
                     out.write(chunk)
-            engine.finish_upload(dto, part, size, request.headers.get("content-type"))
+            engine.files.finish_upload(dto, part, size, request.headers.get("content-type"))
         finally:
             part.unlink(missing_ok=True)
         return Response(status_code=200)
 
     async def download_file(request: Request) -> Response:
-        path, dto = engine.file_content(request.path_params["file_id"])
+        path, dto = engine.files.content(request.path_params["file_id"])
         return FileResponse(
             path,
             media_type=dto.content_type or "application/octet-stream",
@@ -256,90 +257,90 @@ def create_app(
         )
 
     async def list_sessions(request: Request) -> Response:
-        return _ok(engine.list_sessions())
+        return _ok(engine.sessions.list())
 
     async def get_session(request: Request) -> Response:
-        return _ok(engine.get_session(request.path_params["session_id"]))
+        return _ok(engine.sessions.get(request.path_params["session_id"]))
 
     async def end_session(request: Request) -> Response:
-        await engine.end_session(request.path_params["session_id"])
+        await engine.sessions.end(request.path_params["session_id"])
         return _ok()
 
     async def keepalive(request: Request) -> Response:
-        return _ok(engine.keepalive(request.path_params["session_id"]))
+        return _ok(engine.sessions.keepalive(request.path_params["session_id"]))
 
     async def run_agent(request: Request) -> Response:
-        return _ok(agents.run(await _json(request)))
+        return _ok(agents.runs.run(await _json(request)))
 
     async def create_agent(request: Request) -> Response:
-        return _ok(agents.create_agent(await _json(request)))
+        return _ok(agents.templates.create(await _json(request)))
 
     async def get_agent(request: Request) -> Response:
-        return _ok(agents.get_agent_by_id(request.path_params["agent_id"]))
+        return _ok(agents.templates.get_by_id(request.path_params["agent_id"]))
 
     async def get_agent_by_name(request: Request) -> Response:
         params = request.path_params
-        return _ok(agents.get_agent(params["namespace"], params["name"]))
+        return _ok(agents.templates.get(params["namespace"], params["name"]))
 
     async def delete_agent(request: Request) -> Response:
-        agents.delete_agent(request.path_params["agent_id"])
+        agents.templates.delete(request.path_params["agent_id"])
         return _ok()
 
     async def update_chat(request: Request) -> Response:
-        return _ok(agents.update_chat(request.path_params["chat_id"], await _json(request)))
+        return _ok(agents.chats.update(request.path_params["chat_id"], await _json(request)))
 
     async def delete_chat(request: Request) -> Response:
-        await agents.delete_chat(request.path_params["chat_id"])
+        await agents.runs.delete_chat(request.path_params["chat_id"])
         return _ok()
 
     async def send_chat_message(request: Request) -> Response:
-        return _ok(agents.send_message(request.path_params["chat_id"], await _json(request)))
+        return _ok(agents.runs.send_message(request.path_params["chat_id"], await _json(request)))
 
     async def get_chat(request: Request) -> Response:
-        return _ok(agents.get_chat(request.path_params["chat_id"]))
+        return _ok(agents.chats.get(request.path_params["chat_id"]))
 
     async def chat_status(request: Request) -> Response:
-        return _ok(agents.chat_status(request.path_params["chat_id"]))
+        return _ok(agents.chats.status(request.path_params["chat_id"]))
 
     async def stop_chat(request: Request) -> Response:
         await _json(request, optional=True)
-        agents.stop(request.path_params["chat_id"])
+        agents.chats.stop(request.path_params["chat_id"])
         return _ok()
 
     async def chat_messages(request: Request) -> Response:
         query = request.query_params
-        page = agents.list_messages(
+        page = agents.chats.list_messages(
             request.path_params["chat_id"], query.get("limit"), query.get("cursor")
         )
         return _ok(page)
 
     async def stream_chat(request: Request) -> Response:
         chat_id = request.path_params["chat_id"]
-        snapshot, queue = agents.subscribe(chat_id)
+        snapshot, queue = agents.chats.subscribe(chat_id)
         return stream(
-            request, snapshot, queue, lambda: agents.unsubscribe(chat_id, queue), named=True
+            request, snapshot, queue, lambda: agents.chats.unsubscribe(chat_id, queue), named=True
         )
 
     async def tool_result(request: Request) -> Response:
-        agents.tool_result(request.path_params["invocation_id"], await _json(request))
+        agents.runs.tool_result(request.path_params["invocation_id"], await _json(request))
         return _ok()
 
     async def tool_invoke(request: Request) -> Response:
         await _json(request, optional=True)
-        agents.approve(request.path_params["invocation_id"])
+        agents.runs.approve(request.path_params["invocation_id"])
         return _ok()
 
     async def tool_reject(request: Request) -> Response:
         body = await _json(request, optional=True)
-        agents.reject(request.path_params["invocation_id"], body)
+        agents.runs.reject(request.path_params["invocation_id"], body)
         return _ok()
 
     async def resolve_interrupt(request: Request) -> Response:
         body = await _json(request)
-        return _ok(agents.resolve_interrupt(request.path_params["interrupt_id"], body))
+        return _ok(agents.runs.resolve_interrupt(request.path_params["interrupt_id"], body))
 
     async def run_interrupts(request: Request) -> Response:
-        return _ok(agents.run_interrupts(request.path_params["run_id"]))
+        return _ok(agents.runs.run_interrupts(request.path_params["run_id"]))
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)

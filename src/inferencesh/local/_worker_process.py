@@ -1,9 +1,10 @@
 """The worker process: loads one app and runs its functions, one task at a time.
 
-Started by the runtime as ``python -m inferencesh.local._worker <target>``. It speaks JSON lines:
-commands on stdin, events on a private copy of stdout. The app's own ``print`` and logging go to
-the runtime as log events, and anything written to file descriptor 1 or 2 lands on stderr, so an
-app can never corrupt the protocol.
+The child side of a worker (the pool in ``_worker_pool`` starts it as ``python -m
+inferencesh.local._worker_process <target>``). It speaks JSON lines: commands on stdin, events on
+a private copy of stdout. The app's own ``print`` and logging go to the runtime as log events,
+and anything written to file descriptor 1 or 2 lands on stderr, so an app can never corrupt the
+protocol.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Worker processes and the pool that keeps them warm per (app, setup).
 
-Each worker is a child process that runs one app (see ``_worker``); a crash, a hang or a
+Each worker is a child process that runs one app (see ``_worker_process``); a crash, a hang or a
 ``sys.exit`` there costs that worker and its task, never the runtime. The pool hands out one
 worker per task (or per session), reuses idle ones whose setup matches, and bounds how many
 processes exist at once.
@@ -78,7 +78,7 @@ class Worker:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "inferencesh.local._worker",
+            "inferencesh.local._worker_process",
             self.spec.target,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
