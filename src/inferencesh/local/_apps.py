@@ -10,8 +10,8 @@ from inferencesh.local._builtin import BUILTIN_APPS
 from inferencesh.local._config import RuntimeConfig
 from inferencesh.local._errors import ApiError
 from inferencesh.local._records import header, stable_id
-from inferencesh.local._registry import AppSpec, Registry
-from inferencesh.local._worker_pool import Worker, WorkerError
+from inferencesh.local._registry import AppSpec, Registry, UnknownApp, version_id
+from inferencesh.local._worker_pool import Worker, WorkerError, WorkerLimits
 
 __all__ = ["Apps", "app_id", "version_id"]
 
@@ -21,43 +21,44 @@ def app_id(spec: AppSpec) -> str:
     return stable_id("app_", spec.ref)
 
 
-def version_id(spec: AppSpec) -> str:
-    """The id of the app's (only) version."""
-    return stable_id("ver_", f"{spec.ref}\0{spec.target}")
-
-
 class Apps:
     """The apps of one runtime: lookup by ref or id, their schemas, their required secrets."""
 
-    def __init__(self, registry: Registry, config: RuntimeConfig) -> None:
+    def __init__(self, registry: Registry, config: RuntimeConfig, limits: WorkerLimits) -> None:
         self.registry = registry
         self.config = config
+        self.limits = limits
         self.describes: dict[str, dict[str, Any]] = {}
+
+    def resolve(self, ref: str) -> tuple[AppSpec, str | None]:
+        """The app and function a ref names; 404 naming the closest known refs otherwise."""
+        try:
+            return self.registry.resolve(ref)
+        except UnknownApp as exc:
+            extra = {"ref": ref, "closest": exc.closest}
+            raise ApiError(404, "not_found", str(exc), extra=extra) from None
 
     def spec(self, ref: str) -> AppSpec:
         """The app for a ref; 404 when there is none."""
-        spec = self.registry.get(ref)
-        if spec is None:
-            raise ApiError(404, "not_found", f"App not found: {ref}")
-        return spec
+        return self.resolve(ref)[0]
 
     def default_function(self, spec: AppSpec) -> str:
         """The function a run without one calls, as far as the runtime knows it yet."""
-        return str(self.describes.get(spec.ref, {}).get("default_function") or "run")
+        return str(self.describes.get(spec.key, {}).get("default_function") or "run")
 
     async def describe(self, spec: AppSpec) -> dict[str, Any]:
         """The app's schemas, from a worker (the runtime never imports app code itself)."""
-        cached = self.describes.get(spec.ref)
+        cached = self.describes.get(spec.key)
         if cached is not None:
             return cached
-        worker = Worker(spec, "")
+        worker = Worker(spec, "", self.limits)
         try:
             await worker.start(self.config.secrets)
         except WorkerError as exc:
             raise ApiError(422, "invalid_request", f"cannot load {spec.ref}: {exc}") from None
         finally:
             await worker.stop()
-        self.describes[spec.ref] = worker.describe
+        self.describes[spec.key] = worker.describe
         return worker.describe
 
     def _dto(self, spec: AppSpec, describe: dict[str, Any]) -> AppDTO:
@@ -101,7 +102,7 @@ class Apps:
         return self._dto(spec, await self.describe(spec))
 
     async def get_by_id(self, app_id_: str) -> AppDTO:
-        """An app by its id."""
+        """An app (its current version) by its id."""
         for ref in self.registry.refs():
             spec = self.spec(ref)
             if app_id(spec) == app_id_:
@@ -109,13 +110,15 @@ class Apps:
         raise ApiError(404, "not_found", f"App not found: {app_id_}")
 
     def delete(self, app_id_: str) -> None:
-        """Unregister a user app (built-in ones stay)."""
+        """Unregister a user app, every version (built-in ones stay)."""
         for ref in self.registry.refs():
             if app_id(self.spec(ref)) == app_id_:
                 if ref in BUILTIN_APPS:
                     raise ApiError(403, "forbidden", f"{ref} is built in and cannot be deleted")
+                for spec in self.registry.specs():
+                    if spec.ref == ref:
+                        self.describes.pop(spec.key, None)
                 self.registry.remove(ref)
-                self.describes.pop(ref, None)
                 return
         raise ApiError(404, "not_found", f"App not found: {app_id_}")
 

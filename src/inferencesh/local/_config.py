@@ -27,3 +27,14 @@ class RuntimeConfig:
     allow_key_approvals: bool = True
     agent_tool_timeout: float = 600.0
     agent_token_delay: float = 0.02
+    # The size of one task's output (as JSON) and the memory of one worker process.
+    max_output_bytes: int = 64 * 1024 * 1024
+    worker_memory_mb: int | None = None
+    # Upload URLs take one upload within this time; download URLs are signed for this long.
+    upload_url_ttl: float = 3600.0
+    file_url_ttl: float = 24 * 3600.0
+    # Retention: finished tasks beyond the newest keep_tasks, and records older than keep_days.
+    keep_tasks: int | None = None
+    keep_days: float | None = None
+    # Where clients reach this runtime, when that is not the address it is bound to.
+    public_url: str | None = None

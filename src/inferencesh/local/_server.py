@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import ipaddress
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,6 +27,9 @@ from inferencesh.local._fanout import END
 __all__ = ["create_app"]
 
 _JSON_BODY_LIMIT = 64 * 1024 * 1024
+# Deeper than this, a body is refused before it becomes Python objects (the JSON parser's own
+# recursion limit): deep enough for any real input, and far from Python's recursion limit.
+_JSON_DEPTH_LIMIT = 200
 _NDJSON = "application/x-ndjson"
 _SSE = "text/event-stream"
 
@@ -52,22 +57,37 @@ def _ok(payload: Any = None) -> JSONResponse:
     return JSONResponse({"data": _dump(payload), "messages": []})
 
 
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+def _too_large() -> ApiError:
+    return ApiError(413, "payload_too_large", f"the request body is over {_JSON_BODY_LIMIT} bytes")
 
 
 async def _json(request: Request, *, optional: bool = False) -> Any:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > _JSON_BODY_LIMIT:
-        raise ApiError(413, "payload_too_large", "the request body is too large")
-    raw = await request.body()
+        raise _too_large()
+    # Counted while reading: a chunked body declares no length.
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > _JSON_BODY_LIMIT:
+            raise _too_large()
+        parts.append(chunk)
+    raw = b"".join(parts)
     if not raw.strip():
         if optional:
             return {}
         raise ApiError(400, "invalid_request", "a JSON request body is required")
     try:
-        return json.loads(raw, parse_constant=_not_json)
-    except ValueError:
+        # NaN and Infinity are not JSON; nesting past the parser's limit is refused as it reads.
+        return pydantic_core.from_json(raw, allow_inf_nan=False)
+    except ValueError as exc:
+        if "recursion limit" in str(exc):
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"the request body is nested deeper than {_JSON_DEPTH_LIMIT} levels",
+            ) from None
         raise ApiError(400, "invalid_request", "the request body is not valid JSON") from None
 
 
@@ -81,18 +101,41 @@ def _route(path: str, **handlers: Handler) -> Route:
     return Route(path, dispatch, methods=list(handlers))
 
 
-class _Auth:
-    """Bearer API keys: the configured one, or any ``inf_`` key when none is configured."""
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or an address, without port) is this machine's loopback."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
-    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+
+def _host_name(host: str) -> str:
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class _Guard:
+    """Who may ask: bearer API keys (the configured one, or any ``inf_`` key when none is
+    configured), signed download URLs, upload URLs (checked by their token), and, on a loopback
+    bind, only requests addressed to a loopback name (a web page cannot rebind its own host name
+    to this runtime)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        api_key: str | None,
+        *,
+        loopback_only: bool,
+        signature_ok: Callable[[str, str], bool],
+    ) -> None:
         self.app = app
         self.api_key = api_key
-
-    @staticmethod
-    def _public(method: str, path: str) -> bool:
-        parts = path.strip("/").split("/")
-        # Upload and download URLs are presigned-style, used without the API key.
-        return len(parts) >= 3 and parts[0] == "files" and parts[2] in ("upload", "content")
+        self.loopback_only = loopback_only
+        self.signature_ok = signature_ok
 
     def _allowed(self, header: str) -> bool:
         scheme, _, key = header.partition(" ")
@@ -102,15 +145,38 @@ class _Auth:
             return key.startswith("inf_")
         return hmac.compare_digest(key.encode(), self.api_key.encode())
 
+    def _refusal(self, scope: Scope) -> JSONResponse | None:
+        headers = {name: value.decode("latin-1").strip() for name, value in scope["headers"]}
+        host = headers.get(b"host")
+        if self.loopback_only and host is not None and not is_loopback_host(_host_name(host)):
+            return _problem(
+                403,
+                "host_not_allowed",
+                f"this runtime only answers requests addressed to a loopback name, not {host!r}",
+            )
+        parts = scope["path"].strip("/").split("/")
+        is_file = len(parts) >= 3 and parts[0] == "files"
+        if is_file and parts[2] == "upload":
+            return None  # the upload URL's token is checked by its handler
+        if self._allowed(headers.get(b"authorization", "")):
+            return None
+        query = scope.get("query_string", b"").decode("latin-1")
+        if is_file and parts[2] == "content" and self.signature_ok(scope["path"], query):
+            return None
+        if is_file and parts[2] == "content":
+            return _problem(
+                401,
+                "unauthorized",
+                "a download needs the API key or a signed URL that has not expired"
+                " (GET /files/{id} gives a fresh one)",
+            )
+        return _problem(401, "unauthorized", "Invalid API key")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._public(scope["method"], scope["path"]):
-            header = ""
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    header = value.decode("latin-1").strip()
-            if not self._allowed(header):
-                response = _problem(401, "unauthorized", "Invalid API key")
-                await response(scope, receive, send)
+        if scope["type"] == "http":
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -121,13 +187,26 @@ def create_app(
     api_key: str | None,
     heartbeat_interval: float,
     agents: Agents | None = None,
+    loopback_only: bool = True,
 ) -> ASGIApp:
-    """The ASGI app of a runtime around ``engine`` (and its agents)."""
+    """The ASGI app of a runtime around ``engine`` (and its agents).
+
+    ``loopback_only``: the runtime is bound to loopback, so requests must name a loopback host.
+    """
     if agents is None:
         agents = Agents(engine)
+    public_url = engine.config.public_url
+
+    def origin(request: Request) -> str:
+        """Where the caller reaches this runtime: the public URL, or the request's own Host."""
+        if public_url:
+            return public_url.rstrip("/")
+        if "host" not in request.headers:
+            return engine.config.base_url
+        return str(request.base_url).rstrip("/")
 
     async def run_task(request: Request) -> Response:
-        return _ok(engine.tasks.create(await _json(request)))
+        return _ok(engine.tasks.create(await _json(request), origin(request)))
 
     async def get_app(request: Request) -> Response:
         params = request.path_params
@@ -216,7 +295,7 @@ def create_app(
         return _ok({"task_id": task["id"], **{key: task[key] for key in keys}})
 
     async def create_files(request: Request) -> Response:
-        return _ok(engine.files.create(await _json(request)))
+        return _ok(engine.files.create(await _json(request), origin(request)))
 
     async def get_file(request: Request) -> Response:
         return _ok(engine.files.get(request.path_params["file_id"]))
@@ -230,10 +309,10 @@ def create_app(
         dto, part = engine.files.begin_upload(params["file_id"], params["token"])
         limit = engine.config.max_upload_bytes
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
         size = 0
         try:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
             with part.open("wb") as out:
                 async for chunk in request.stream():
                     size += len(chunk)
@@ -245,6 +324,7 @@ def create_app(
             engine.files.finish_upload(dto, part, size, request.headers.get("content-type"))
         finally:
             part.unlink(missing_ok=True)
+            engine.files.end_upload(dto.id)
         return Response(status_code=200)
 
     async def download_file(request: Request) -> Response:
@@ -405,4 +485,4 @@ def create_app(
             Exception: on_error,
         },
     )
-    return _Auth(app, api_key)
+    return _Guard(app, api_key, loopback_only=loopback_only, signature_ok=engine.files.signature_ok)

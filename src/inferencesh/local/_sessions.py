@@ -54,7 +54,7 @@ class Sessions:
 
     def recover(self) -> None:
         """Sessions a previous run left active ended with it."""
-        for data in self.store.all("sessions"):
+        for data in self.store.open_records("sessions"):
             session = AppSessionDTO.model_validate(data)
             if session.status == AppSessionStatus.ACTIVE:
                 session.status = AppSessionStatus.ENDED
@@ -65,8 +65,9 @@ class Sessions:
 
     def save(self, session: LiveSession) -> None:
         """Write the session's record."""
+        data = session.dto.model_dump(mode="json", exclude_unset=True)
         self.store.put(
-            "sessions", session.dto.id, session.dto.model_dump(mode="json", exclude_unset=True)
+            "sessions", session.dto.id, data, open=session.dto.status == AppSessionStatus.ACTIVE
         )
 
     def new(self, spec: AppSpec, setup: Any, timeout: int | None) -> LiveSession:
@@ -112,9 +113,9 @@ class Sessions:
     def use(self, session_id: str, spec: AppSpec) -> LiveSession:
         """An active session of ``spec`` for one more call."""
         session = self._active(session_id)
-        if session.spec.ref != spec.ref:
+        if session.spec.key != spec.key:
             raise ApiError(
-                409, "APP_MISMATCH", f"session {session_id} belongs to {session.spec.ref}"
+                409, "APP_MISMATCH", f"session {session_id} belongs to {session.spec.key}"
             )
         session.busy += 1
         session.dto.expires_at = now() + timedelta(seconds=session.timeout)

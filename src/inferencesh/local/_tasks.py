@@ -25,7 +25,7 @@ from inferencesh.local._errors import ApiError
 from inferencesh.local._fanout import END, Subscribers, broadcast, new_queue
 from inferencesh.local._files import Files
 from inferencesh.local._records import LOCAL_USER, TERMINAL, header, new_id, now, parse
-from inferencesh.local._registry import AppSpec, parse_ref
+from inferencesh.local._registry import AppSpec
 from inferencesh.local._sessions import LiveSession, Sessions
 from inferencesh.local._store import Store
 from inferencesh.local._worker_pool import Worker, WorkerError, WorkerPool
@@ -41,6 +41,7 @@ class _LiveTask:
     dto: TaskDTO
     spec: AppSpec
     session: LiveSession | None
+    origin: str
     subscribers: Subscribers = field(default_factory=lambda: set())
     worker: Worker | None = None
     runner: asyncio.Task[None] | None = None
@@ -100,7 +101,7 @@ class Tasks:
 
     def recover(self) -> None:
         """Tasks a previous run left unfinished can never finish now."""
-        for data in self.store.all("tasks"):
+        for data in self.store.open_records("tasks"):
             task = TaskDTO.model_validate(data)
             if task.status not in TERMINAL:
                 task.status = TaskStatus.FAILED
@@ -128,12 +129,15 @@ class Tasks:
 
     # ------------------------------------------------------------------ requests
 
-    def create(self, body: Any) -> TaskResultDTO:
-        """Validate a run request, record the task and start it."""
+    def create(self, body: Any, origin: str | None = None) -> TaskResultDTO:
+        """Validate a run request, record the task and start it.
+
+        ``origin``: where the caller reaches this runtime, for the URLs of the output files.
+        """
         request = parse(ApiAppRunRequest, body)
         if not request.app:
             raise ApiError(400, "validation_error", "app: required (namespace/name)")
-        spec = self.apps.spec(request.app)
+        spec, named_function = self.apps.resolve(request.app)
         session_value = request.session or None
         if request.session_timeout is not None:
             if session_value != "new":
@@ -145,7 +149,7 @@ class Tasks:
                     400, "validation_error", "session_timeout must be between 1 and 3600 seconds"
                 )
         self.apps.check_secrets(spec)
-        function = request.function or parse_ref(request.app)[1]
+        function = request.function or named_function
         if function is None:
             function = self.apps.default_function(spec)
         setup = request.setup
@@ -188,7 +192,8 @@ class Tasks:
         if session is not None and session.dto.task_id is None:
             session.dto.task_id = task_id
             self.sessions.save(session)
-        live = _LiveTask(dto=dto, spec=spec, session=session)
+        origin = origin or self.config.public_url or self.config.base_url
+        live = _LiveTask(dto=dto, spec=spec, session=session, origin=origin)
         self.live[task_id] = live
         self._save(live)
         live.runner = self._spawn(self._execute(live))
@@ -215,7 +220,10 @@ class Tasks:
         data = self.store.get("tasks", task_id)
         if data is None:
             raise ApiError(404, "not_found", f"task {task_id} not found")
-        return TaskDTO.model_validate(data)
+        task = TaskDTO.model_validate(data)
+        if task.output is not None:
+            task.output = self.files.refresh_uris(task.output)
+        return task
 
     def status(self, task_id: str) -> ResourceStatusDTO:
         """Only id, status and update time."""
@@ -278,7 +286,8 @@ class Tasks:
     def _save(self, live: _LiveTask) -> None:
         if live.deleted:
             return
-        self.store.put("tasks", live.dto.id, live.dto.model_dump(mode="json", exclude_unset=True))
+        data = live.dto.model_dump(mode="json", exclude_unset=True)
+        self.store.put("tasks", live.dto.id, data, open=live.dto.status not in TERMINAL)
 
     def _update(self, live: _LiveTask, **changes: Any) -> None:
         """Apply changes, record a status event, and send a partial update."""
@@ -406,14 +415,18 @@ class Tasks:
             if worker.proc is None:
                 self._update(live, status=TaskStatus.PREPARING)
                 await self.pool.start(worker)
-                self.apps.describes[live.spec.ref] = worker.describe
+                self.apps.describes[live.spec.key] = worker.describe
                 if live.dto.function == "run" and "run" not in worker.describe.get("functions", {}):
                     live.dto.function = str(worker.describe.get("default_function") or "run")
             if not worker.ready:
                 self._update(live, status=TaskStatus.SETTING_UP)
                 await worker.setup(live.dto.setup, self._metadata(live, worker))
             call = worker.call(
-                live.dto.id, live.dto.function, live.dto.input, self._metadata(live, worker)
+                live.dto.id,
+                live.dto.function,
+                live.dto.input,
+                self._metadata(live, worker),
+                self.files.uploads_in(live.dto.input),
             )
             if self.config.task_timeout is not None:
                 try:
@@ -442,7 +455,7 @@ class Tasks:
             files = [str(path) for path in listed]
             if files:
                 self._update(live, status=TaskStatus.UPLOADING)
-                output = await self.files.store_outputs(output, set(files))
+                output = await self.files.store_outputs(output, set(files), live.origin)
             self._finish(live, TaskStatus.COMPLETED, output=output)
         elif event == "cancelled":
             self._finish(live, TaskStatus.CANCELLED, error="task cancelled")
