@@ -67,19 +67,25 @@ def test_store_reads_and_writes_are_answered_from_indexes(tmp_path: Path) -> Non
     seen: list[str] = []
     store._db.set_trace_callback(seen.append)  # noqa: SLF001
     for index in range(20):
-        store.put("tasks", f"t{index}", {"n": index}, open=index % 2 == 0)
+        store.put("tasks", f"t{index}", {"n": index})
     store.put("tasks", "t3", {"n": 33})
     store.get("tasks", "t5")
-    store.open_records("tasks")
     store.delete("tasks", "t7")
     store._db.set_trace_callback(None)  # noqa: SLF001
-    assert store.prune("tasks", keep=5) == ["t1", "t3", "t5", "t9", "t11", "t13"]
-    assert store.count("tasks") == 13
+    assert not any("MAX(" in statement.upper() for statement in seen), seen
     # Bound parameters are shown inline by the trace; the plan is the same with any value.
     details = _plans(store, seen)
-    assert details, seen
-    assert not [line for line in details if " SCAN " in f" {line.split(' -> ')[1]} "], details
-    assert not any("MAX(" in statement.upper() for statement in seen)
+    assert details and not [line for line in details if "-> SCAN" in line], details
+    store.put("tasks", "open", {"n": -1}, open=True)
+    seen.clear()
+    store._db.set_trace_callback(seen.append)  # noqa: SLF001
+    assert store.open_records("tasks") == [{"n": -1}]
+    store._db.set_trace_callback(None)  # noqa: SLF001
+    assert not [line for line in _plans(store, seen) if "-> SCAN" in line]
+    # The newest five are "open", t19 .. t16; an open record is never pruned.
+    assert store.prune("tasks", keep=5) == [f"t{n}" for n in range(16) if n != 7]
+    assert store.count("tasks") == 5
+    assert store.prune("tasks", keep=0) == ["t16", "t17", "t18", "t19"]
     store.close()
 
 

@@ -118,11 +118,20 @@ def test_urls_use_the_request_host_or_the_public_url() -> None:
         assert record["upload_url"].startswith(f"http://runtime.example:{rt.port}/files/")
         assert record["uri"].startswith(f"http://runtime.example:{rt.port}/files/")
         assert httpx.get(f"{rt.base_url}/sessions", headers=API_KEY_HEADER).status_code == 401
-    with LocalRuntime(public_url="https://dev.example/api/") as rt:
-        assert rt.base_url == "https://dev.example/api"
-        local = f"http://127.0.0.1:{rt.port}"
-        response = httpx.post(f"{local}/files", json={"files": [{}]}, headers=API_KEY_HEADER)
-        assert response.json()["data"][0]["upload_url"].startswith("https://dev.example/api/")
+    public = "https://dev.example/api"
+    with (
+        LocalRuntime(public_url=public + "/") as rt,
+        httpx.Client(base_url=f"http://127.0.0.1:{rt.port}", headers=API_KEY_HEADER) as http,
+    ):
+        assert rt.base_url == public
+        record = _create(http, "p.txt")
+        assert record["upload_url"].startswith(f"{public}/files/")
+        # Behind the proxy that public URL names, the runtime sees the path without its prefix.
+        local_upload = record["upload_url"].replace(public, str(http.base_url).rstrip("/"))
+        assert httpx.put(local_upload, content=b"proxied").status_code == 200
+        task = run_and_wait(http, {"app": "infsh/file", "input": {"file": record["uri"]}})
+        assert task["status"] == 10, task["error"]
+        assert task["output"]["file"]["uri"].startswith(f"{public}/files/")
 
 
 @pytest.mark.parametrize("host", ["attacker.example", "attacker.example:80", "192.0.2.1"])

@@ -108,8 +108,10 @@ class Chats:
         return message
 
     def get(self, chat_id: str) -> ChatDTO:
-        """A chat with its status, active run, pending interrupts and output (no messages)."""
-        return self.find(chat_id).dto
+        """A chat with its status, active run, pending interrupts, output and its history
+        (``chat_messages``, oldest first)."""
+        chat = self.find(chat_id)
+        return chat.dto.model_copy(update={"chat_messages": list(chat.messages)})
 
     def status(self, chat_id: str) -> ResourceStatusDTO:
         """Only id, status and update time."""

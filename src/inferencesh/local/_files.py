@@ -31,6 +31,11 @@ __all__ = ["Files", "url_secret"]
 
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 _CONTENT_PATH = re.compile(r"^/files/(?P<id>[0-9a-f]{24})/content/")
+# A download URL: the origin (with the public URL's path, if any), the file id and name.
+_CONTENT_URL = re.compile(
+    r"^(?P<origin>https?://(?P<host>[^/?#]+)[^?#]*?)/files/(?P<id>[0-9a-f]{24})"
+    r"/content/(?P<name>[^?#]*)"
+)
 _SECRET_FILE = "url-secret"
 
 
@@ -103,29 +108,31 @@ class Files:
         expected = self._signature(match["id"], int(expires))
         return hmac.compare_digest(expected.encode(), signature.encode())
 
-    def _own(self, uri: str) -> str | None:
-        """The file id when ``uri`` is a download URL of this runtime."""
-        parts = urllib.parse.urlsplit(uri)
-        match = _CONTENT_PATH.match(parts.path)
-        if match is None or parts.scheme not in ("http", "https"):
-            return None
-        return match["id"] if parts.netloc.lower() in self.hosts else None
+    def note_origin(self, origin: str) -> None:
+        """Remember that callers reach this runtime at ``origin`` (its URLs name it)."""
+        self.hosts.add(urllib.parse.urlsplit(origin).netloc.lower())
+
+    def _own(self, uri: str) -> re.Match[str] | None:
+        """The parts of ``uri`` when it is a download URL of this runtime."""
+        match = _CONTENT_URL.match(uri)
+        return match if match is not None and match["host"].lower() in self.hosts else None
 
     def present(self, dto: FileDTO) -> FileDTO:
         """The record as clients get it: its ``uri`` signed afresh."""
-        parts = urllib.parse.urlsplit(dto.uri)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        return dto.model_copy(update={"uri": self._signed(origin, dto.id, dto.filename)})
+        match = _CONTENT_URL.match(dto.uri)
+        if match is None:
+            return dto
+        uri = self._signed(match["origin"], dto.id, dto.filename)
+        return dto.model_copy(update={"uri": uri})
 
     def refresh_uris(self, value: Any) -> Any:
         """``value`` with every download URL of this runtime in it signed afresh."""
         if isinstance(value, str):
-            file_id = self._own(value)
-            if file_id is None:
+            match = self._own(value)
+            if match is None:
                 return value
-            parts = urllib.parse.urlsplit(value)
-            name = urllib.parse.unquote(parts.path.rsplit("/", 1)[-1])
-            return self._signed(f"{parts.scheme}://{parts.netloc}", file_id, name)
+            name = urllib.parse.unquote(match["name"])
+            return self._signed(match["origin"], match["id"], name)
         if isinstance(value, dict):
             items = cast(dict[str, Any], value)
             return {key: self.refresh_uris(item) for key, item in items.items()}
@@ -138,9 +145,10 @@ class Files:
         """The files of this runtime that ``value`` names by URI, and where their bytes are."""
         found: dict[str, dict[str, Any]] = {}
         for text in _strings(value):
-            file_id = self._own(text)
-            if file_id is None or text in found:
+            match = self._own(text)
+            if match is None or text in found:
                 continue
+            file_id = match["id"]
             data = self.store.get("files", file_id)
             path = self.config.files_dir / file_id
             if data is None or not path.is_file():
@@ -173,7 +181,7 @@ class Files:
             raise ApiError(400, "validation_error", "files: at least one file is required")
         if len(entries) > 100:
             raise ApiError(400, "validation_error", "files: at most 100 files per request")
-        self.hosts.add(urllib.parse.urlsplit(origin).netloc.lower())
+        self.note_origin(origin)
         records: list[FileDTO] = []
         for entry in entries:
             filename = entry.filename or os.path.basename(entry.path or "") or "file"

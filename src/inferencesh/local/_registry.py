@@ -3,7 +3,8 @@
 A ref is read as the platform reads it: ``name`` (in the caller's namespace, the runtime's
 default one), ``namespace/name``, ``namespace/name@version`` (a version the runtime knows), each
 optionally followed by ``:function``. Without ``@version`` (or with ``@latest``) a ref means the
-app's current version (the one registered last).
+app's current version (the one registered last); so does any version of an app that has only
+one. An app with several versions answers only to the ones it has.
 """
 
 from __future__ import annotations
@@ -234,16 +235,16 @@ class Registry:
         versions = self._apps.get(base)
         if not versions:
             raise UnknownApp(ref, self._closest(base))
-        if parsed.version in (None, "latest"):
+        if parsed.version in (None, "latest") or len(versions) == 1:
+            # An app with one version answers to any version, as its current one.
             return versions[-1], parsed.function
         for spec in versions:
             names = (spec.version, version_id(spec), version_id(spec)[4:12])
             if parsed.version in names:
                 return spec, parsed.function
         known = [f"{base}@{spec.version or version_id(spec)[4:12]}" for spec in versions]
-        raise UnknownApp(
-            ref, known, f"App {base} has no version {parsed.version!r}; known: {', '.join(known)}"
-        )
+        detail = f"App not found: {ref} ({base} has no version {parsed.version!r}; known: "
+        raise UnknownApp(ref, known, f"{detail}{', '.join(known)})")
 
     def get(self, ref: str) -> AppSpec | None:
         """The app for a ref, or None."""

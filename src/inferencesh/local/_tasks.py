@@ -193,6 +193,7 @@ class Tasks:
             session.dto.task_id = task_id
             self.sessions.save(session)
         origin = origin or self.config.public_url or self.config.base_url
+        self.files.note_origin(origin)
         live = _LiveTask(dto=dto, spec=spec, session=session, origin=origin)
         self.live[task_id] = live
         self._save(live)

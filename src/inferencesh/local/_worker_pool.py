@@ -24,8 +24,8 @@ from inferencesh.local._registry import AppSpec
 
 __all__ = ["Worker", "WorkerError", "WorkerLimits", "WorkerPool"]
 
-# Room for the event around an output of max_output_bytes.
-_LINE_MARGIN = 64 * 1024
+# Room for the event around an output of max_output_bytes, and for events without an output.
+_LINE_MARGIN = 1024 * 1024
 _STOP_GRACE_SECONDS = 3.0
 
 LogSink = Callable[[str, str], None]

@@ -37,12 +37,13 @@ class _Channel:
         self._lock = threading.Lock()
         self.max_bytes = max_bytes
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any], *, output: bool = False) -> None:
+        """Send one event; ``output``: it carries the app's output, which has a size limit."""
         # NaN and Infinity are not JSON: refuse them here rather than hand the runtime an
         # output it cannot send.
         text = json.dumps(message, separators=(",", ":"), default=str, allow_nan=False)
         line = text.encode() + b"\n"
-        if len(line) > self.max_bytes:
+        if output and len(line) > self.max_bytes:
             raise _TooLarge(
                 f"the output is {len(line)} bytes as JSON, over the runtime's output limit of"
                 f" {self.max_bytes} bytes (max_output_bytes; inferencesh serve --max-output-mb)"
@@ -144,7 +145,7 @@ class _Worker:
 
         async def progress(item: Any) -> None:
             data, _ = serialize_output(item)
-            self.channel.send({"ev": "progress", "id": task_id, "output": data})
+            self.channel.send({"ev": "progress", "id": task_id, "output": data}, output=True)
 
         try:
             metadata = Metadata.model_validate(message.get("metadata") or {})
@@ -181,7 +182,8 @@ class _Worker:
             sys.stderr.flush()
             self.current = None
         try:
-            self.channel.send({"ev": "done", "id": task_id, "output": output, "files": files})
+            done = {"ev": "done", "id": task_id, "output": output, "files": files}
+            self.channel.send(done, output=True)
         except _TooLarge as exc:
             self.channel.send({"ev": "failed", "id": task_id, "error": str(exc)})
         except ValueError as exc:
