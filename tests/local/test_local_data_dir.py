@@ -13,7 +13,7 @@ import httpx
 import pytest
 from local_helpers import run_and_wait
 
-from inferencesh.local import LocalRuntime
+from inferencesh.local import DataDirInUseError, LocalRuntime
 from inferencesh.local._store import Store
 
 HEADERS = {"Authorization": "Bearer inf_test_key"}
@@ -22,8 +22,9 @@ HEADERS = {"Authorization": "Bearer inf_test_key"}
 def test_a_second_runtime_on_the_same_data_dir_refuses_to_start(tmp_path: Path) -> None:
     with LocalRuntime(data_dir=tmp_path):
         second = LocalRuntime(data_dir=tmp_path)
-        with pytest.raises(RuntimeError, match=rf"in use .*\(pid {os.getpid()}\)"):
+        with pytest.raises(DataDirInUseError, match=rf"in use .*\(pid {os.getpid()}\)") as info:
             second.start()
+        assert info.value.pid == str(os.getpid())
     with LocalRuntime(data_dir=tmp_path) as again:
         assert again.base_url
 
