@@ -132,6 +132,8 @@ def test_urls_use_the_request_host_or_the_public_url() -> None:
         task = run_and_wait(http, {"app": "infsh/file", "input": {"file": record["uri"]}})
         assert task["status"] == 10, task["error"]
         assert task["output"]["file"]["uri"].startswith(f"{public}/files/")
+        proxied = http.get("/sessions", headers={"Host": "dev.example"})
+        assert proxied.status_code == 200
 
 
 @pytest.mark.parametrize("host", ["attacker.example", "attacker.example:80", "192.0.2.1"])

@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import ipaddress
 import json
+import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -121,8 +122,8 @@ def _host_name(host: str) -> str:
 class _Guard:
     """Who may ask: bearer API keys (the configured one, or any ``inf_`` key when none is
     configured), signed download URLs, upload URLs (checked by their token), and, on a loopback
-    bind, only requests addressed to a loopback name (a web page cannot rebind its own host name
-    to this runtime)."""
+    bind, only requests addressed to a loopback name or the public URL's host (a web page cannot
+    rebind its own host name to this runtime)."""
 
     def __init__(
         self,
@@ -131,11 +132,13 @@ class _Guard:
         *,
         loopback_only: bool,
         signature_ok: Callable[[str, str], bool],
+        public_host: str | None = None,
     ) -> None:
         self.app = app
         self.api_key = api_key
         self.loopback_only = loopback_only
         self.signature_ok = signature_ok
+        self.public_host = public_host
 
     def _allowed(self, header: str) -> bool:
         scheme, _, key = header.partition(" ")
@@ -148,7 +151,13 @@ class _Guard:
     def _refusal(self, scope: Scope) -> JSONResponse | None:
         headers = {name: value.decode("latin-1").strip() for name, value in scope["headers"]}
         host = headers.get(b"host")
-        if self.loopback_only and host is not None and not is_loopback_host(_host_name(host)):
+        name = None if host is None else _host_name(host)
+        if (
+            self.loopback_only
+            and name is not None
+            and not is_loopback_host(name)
+            and name.lower() != self.public_host
+        ):
             return _problem(
                 403,
                 "host_not_allowed",
@@ -485,4 +494,11 @@ def create_app(
             Exception: on_error,
         },
     )
-    return _Guard(app, api_key, loopback_only=loopback_only, signature_ok=engine.files.signature_ok)
+    public_host = urllib.parse.urlsplit(public_url).hostname if public_url else None
+    return _Guard(
+        app,
+        api_key,
+        loopback_only=loopback_only,
+        signature_ok=engine.files.signature_ok,
+        public_host=public_host,
+    )
