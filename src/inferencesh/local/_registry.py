@@ -246,13 +246,6 @@ class Registry:
         detail = f"App not found: {ref} ({base} has no version {parsed.version!r}; known: "
         raise UnknownApp(ref, known, f"{detail}{', '.join(known)})")
 
-    def get(self, ref: str) -> AppSpec | None:
-        """The app for a ref, or None."""
-        try:
-            return self.resolve(ref)[0]
-        except UnknownApp:
-            return None
-
     def specs(self) -> list[AppSpec]:
         """Every registered app version."""
         return [spec for ref in sorted(self._apps) for spec in self._apps[ref]]
