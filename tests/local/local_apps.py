@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from pydantic import Field
 
 from inferencesh import BaseApp, BaseAppInput, BaseAppOutput, Metadata
@@ -39,3 +41,27 @@ class SecretApp(BaseApp):
 class NanApp(BaseApp):
     async def run(self, input_data: BaseAppInput) -> dict[str, float]:
         return {"value": float("nan")}
+
+
+class SizeInput(BaseAppInput):
+    megabytes: float = 1.0
+    stream: bool = False
+
+
+class BigOutputApp(BaseApp):
+    """Returns (or streams) a text of the asked size."""
+
+    async def run(self, input_data: SizeInput) -> dict[str, str]:
+        return {"text": "x" * int(input_data.megabytes * 1024 * 1024)}
+
+    async def stream(self, input_data: SizeInput) -> AsyncIterator[dict[str, str]]:
+        yield {"text": "small"}
+        yield {"text": "x" * int(input_data.megabytes * 1024 * 1024)}
+
+
+class MemoryHogApp(BaseApp):
+    """Holds the asked amount of memory."""
+
+    async def run(self, input_data: SizeInput) -> dict[str, int]:
+        held = bytearray(int(input_data.megabytes * 1024 * 1024))
+        return {"held": len(held)}

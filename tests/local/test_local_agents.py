@@ -651,3 +651,27 @@ def test_post_http_hook_and_broken_tools(
     ]
     final = messages(client, chat_id)[-1]
     assert text_of(final) == ("notify returned ok. hook returned ok. broken failed: HTTP 500: ok.")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_get_chat_returns_the_history(runtime: LocalRuntime, mode: str) -> None:
+    from inferencesh import async_inference, inference
+
+    spec = {"core_app": {"ref": "infsh/scripted-llm"}, "system_prompt": "Be brief."}
+    if mode == "sync":
+        with inference(api_key="inf_local", base_url=runtime.base_url) as client:
+            agent = client.agent(spec)
+            agent.send_message("Hello!")
+            agent.send_message("Tell me more")
+            chat = agent.get_chat()
+    else:
+        aclient = async_inference(api_key="inf_local", base_url=runtime.base_url)
+        agent_ = aclient.agent(spec)
+        await agent_.send_message("Hello!")
+        await agent_.send_message("Tell me more")
+        chat = await agent_.get_chat()
+        await aclient.close()
+    texts = ["".join(part.text or "" for part in message.content) for message in chat.chat_messages]
+    roles = [str(message.role.value) for message in chat.chat_messages]
+    assert texts == ["Hello!", "You said: Hello!", "Tell me more", "You said: Tell me more"]
+    assert roles == ["user", "assistant", "user", "assistant"]

@@ -33,15 +33,14 @@ def _upload(record: dict[str, Any], content: bytes | Iterator[bytes], kind: str)
 def test_upload_then_download_round_trips(client: httpx.Client) -> None:
     record = _create(client, filename="notes.txt", content_type="text/plain", size=11)
     assert record["upload_url"].startswith(client.base_url.join("/files/").__str__())
-    assert (
-        record["uri"].endswith("/notes.txt") and record["id"] and record["filename"] == "notes.txt"
-    )
+    path = httpx.URL(record["uri"]).path
+    assert path.endswith("/notes.txt") and record["id"] and record["filename"] == "notes.txt"
     assert _upload(record, b"hello files", "text/plain").status_code == 200
     download = httpx.get(record["uri"])
     assert download.status_code == 200 and download.content == b"hello files"
     assert download.headers["content-type"].startswith("text/plain")
     stored = client.get(f"/files/{record['id']}").json()["data"]
-    assert stored["size"] == 11 and stored["uri"] == record["uri"]
+    assert stored["size"] == 11 and httpx.URL(stored["uri"]).path == path
     assert client.delete(f"/files/{record['id']}").status_code == 200
     assert_problem(client.get(f"/files/{record['id']}"), 404, "not_found")
     assert httpx.get(record["uri"]).status_code == 404

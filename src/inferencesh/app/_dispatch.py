@@ -126,31 +126,45 @@ def _function_info(name: str, fn: Callable[..., Any]) -> FunctionInfo | None:
     )
 
 
-def _files_in(value: Any, found: list[File]) -> None:
+def _files_in(value: Any, found: list[tuple[str, File]], where: str = "input") -> None:
     if isinstance(value, File):
-        found.append(value)
+        found.append((where, value))
     elif isinstance(value, BaseModel):
         for key in type(value).model_fields:
-            _files_in(getattr(value, key), found)
-        for extra in (value.__pydantic_extra__ or {}).values():
-            _files_in(extra, found)
+            _files_in(getattr(value, key), found, f"{where}.{key}")
+        for key, extra in (value.__pydantic_extra__ or {}).items():
+            _files_in(extra, found, f"{where}.{key}")
     elif isinstance(value, (list, tuple)):
-        for item in typing.cast(list[Any], value):
-            _files_in(item, found)
+        for index, item in enumerate(typing.cast(list[Any], value)):
+            _files_in(item, found, f"{where}.{index}")
     elif isinstance(value, dict):
-        for item in value.values():  # pyright: ignore[reportUnknownVariableType]
-            _files_in(item, found)
+        items: dict[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        for key, item in items.items():
+            _files_in(item, found, f"{where}.{key}")
 
 
 def serialize_output(value: Any) -> tuple[Any, list[str]]:
     """The JSON form of a function's result, and the local paths of the files in it."""
-    files: list[File] = []
-    _files_in(value, files)
+    found: list[tuple[str, File]] = []
+    _files_in(value, found)
+    files = [file for _, file in found]
     if isinstance(value, BaseModel):
         data = value.model_dump(mode="json", by_alias=True)
     else:
         data = to_jsonable_python(value, fallback=str)
     return data, [file.path for file in files if file.path]
+
+
+def _use_upload(file: File, known: dict[str, Any]) -> None:
+    if file.names_local_path:
+        # What the caller's path said about the file is not about this one.
+        file.filename = file.content_type = file.size = None
+        file.names_local_path = False
+    file.path = str(known["path"])
+    file.filename = file.filename or known.get("filename")
+    file.content_type = file.content_type or known.get("content_type")
+    size = known.get("size")
+    file.size = size if isinstance(size, int) else file.size
 
 
 class AppHandle:
@@ -218,8 +232,15 @@ class AppHandle:
                 args.append(setup or {})
         await self.app.setup(*args)
 
-    async def prepare(self, function: str, data: Any) -> tuple[FunctionInfo, Any]:
-        """Validate the input of ``function`` and download the files it names."""
+    async def prepare(
+        self, function: str, data: Any, uploads: dict[str, dict[str, Any]] | None = None
+    ) -> tuple[FunctionInfo, Any]:
+        """Validate the input of ``function`` and fetch the files it names.
+
+        With ``uploads`` (a runtime's own files: ``{uri: {path, filename, content_type,
+        size}}``), a file given by one of those URIs is read from its path, and a file that
+        names a local path is refused: a caller never gets the runtime's disk read for it.
+        """
         info = self.functions.get(function)
         if info is None:
             known = ", ".join(sorted(self.functions)) or "none"
@@ -227,9 +248,21 @@ class AppHandle:
         value: Any = data if data is not None else {}
         if info.input_model is not None:
             value = info.input_model.model_validate(value)
-        files: list[File] = []
-        _files_in(value, files)
-        for file in files:
+        found: list[tuple[str, File]] = []
+        _files_in(value, found)
+        for where, file in found:
+            if uploads is not None:
+                upload = uploads.get(file.uri or "")
+                if upload is not None:
+                    _use_upload(file, upload)
+                    continue
+                if file.names_local_path:
+                    named = file.uri or file.path
+                    raise PermissionError(
+                        f"{where}: {named!r} names a path on the runtime's machine, which apps"
+                        " never read for a caller; pass the uri of a file uploaded to this"
+                        " runtime (POST /files), a URL or a data: URI"
+                    )
             await file.download()
         return info, value
 

@@ -49,6 +49,8 @@ class File:
     """A file given by ``path``, by ``uri`` (URL, ``data:`` URI or local path), or both.
 
     Metadata (``content_type``, ``size``, ``filename``) is filled from the file when it is local.
+    ``names_local_path`` is True when it was given as a path on this machine (a path, a
+    ``file://`` URI or a bare path) rather than a URL or a ``data:`` URI.
     A URL is not fetched on construction: ``await file.download()`` (the runtime does it for app
     inputs before ``run``) streams it into the cache folder without blocking the event loop.
 
@@ -68,6 +70,7 @@ class File:
         filename: str | None = None,
     ) -> None:
         self.uri: str | None
+        self.names_local_path = False
         self.content_type: str | None
         self.size: int | None
         self.filename: str | None
@@ -91,14 +94,21 @@ class File:
         self.size = size
         self.filename = filename
         self._path: str | None = None
-        if path:
+        if isinstance(initializer, File) and path == initializer.path:
+            # A copy keeps where the original's path came from.
+            self._path = initializer.path
+            self.names_local_path = initializer.names_local_path
+        elif path:
             self._path = os.path.abspath(os.fspath(path))
+            self.names_local_path = True
         elif uri and uri.startswith("data:"):
             self._path = self._decode_data_uri(uri)
         elif uri and uri.startswith("file://"):
             self._path = os.path.abspath(urllib.parse.unquote(urllib.parse.urlsplit(uri).path))
+            self.names_local_path = True
         elif uri and not _is_url(uri):
             self._path = os.path.abspath(uri)
+            self.names_local_path = True
         self._fill_metadata()
 
     @classmethod

@@ -47,6 +47,31 @@ def register(commands: Any) -> None:
         help='template agents: a YAML/JSON file of {"namespace/name": AgentConfig}; repeatable',
     )
     serve_parser.add_argument(
+        "--allow-any-key",
+        action="store_true",
+        help="on a non-loopback --host, accept any inf_ key instead of requiring --api-key",
+    )
+    serve_parser.add_argument(
+        "--public-url", help="the URL clients use, for upload/download URLs (default: Host)"
+    )
+    serve_parser.add_argument(
+        "--namespace", default="local", help="the namespace of app refs without one"
+    )
+    serve_parser.add_argument("--task-timeout", type=float, metavar="S", help="seconds per task")
+    serve_parser.add_argument(
+        "--max-workers", type=int, default=4, metavar="N", help="worker processes (default 4)"
+    )
+    serve_parser.add_argument(
+        "--worker-memory", type=int, metavar="MB", help="memory limit of each worker process"
+    )
+    serve_parser.add_argument(
+        "--max-output-mb", type=int, default=64, metavar="MB", help="largest task output"
+    )
+    serve_parser.add_argument("--keep-tasks", type=int, metavar="N", help="keep the newest N")
+    serve_parser.add_argument(
+        "--keep-days", type=float, metavar="D", help="drop records older than D days"
+    )
+    serve_parser.add_argument(
         "--no-key-approvals",
         action="store_true",
         help="refuse tool approvals made with an API key (403 requires_sign_in, as the platform)",
@@ -71,17 +96,31 @@ def serve(args: argparse.Namespace) -> int:
     apps: list[str] = list(args.app)
     for root in args.apps:
         apps += [str(folder) for folder in _folders(root)]
-    runtime = LocalRuntime(
-        port=args.port,
-        data_dir=args.data_dir,
-        api_key=args.api_key,
-        apps=apps,
-        host=args.host,
-        agents=list(args.agents),
-        allow_key_approvals=not args.no_key_approvals,
-    )
-    runtime.start()
+    try:
+        runtime = LocalRuntime(
+            port=args.port,
+            data_dir=args.data_dir,
+            api_key=args.api_key,
+            apps=apps,
+            host=args.host,
+            public_url=args.public_url,
+            allow_any_key=args.allow_any_key,
+            namespace=args.namespace,
+            max_workers=args.max_workers,
+            task_timeout=args.task_timeout,
+            worker_memory_mb=args.worker_memory,
+            max_output_bytes=args.max_output_mb * 1024 * 1024,
+            keep_tasks=args.keep_tasks,
+            keep_days=args.keep_days,
+            check_apps=True,
+            agents=list(args.agents),
+            allow_key_approvals=not args.no_key_approvals,
+        ).start()
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"inferencesh serve: {exc}", file=sys.stderr)
+        return 2
     print(f"inference.sh local runtime on {runtime.base_url}", flush=True)
+    print(f"  {runtime.storage}", flush=True)
     for ref in runtime.registry.refs():
         print(f"  app {ref}", flush=True)
     runtime.wait()

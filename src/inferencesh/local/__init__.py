@@ -28,12 +28,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from inferencesh.local._registry import AppSpec as AppSpec
+    from inferencesh.local._runtime import DataDirInUseError as DataDirInUseError
     from inferencesh.local._runtime import LocalRuntime as LocalRuntime
 
-__all__ = ["AppSpec", "LocalRuntime"]
+__all__ = ["AppSpec", "DataDirInUseError", "LocalRuntime"]
 
 # Worker processes import this package for the built-in apps; they must not pay for the server.
-_LAZY = {"LocalRuntime": "inferencesh.local._runtime", "AppSpec": "inferencesh.local._registry"}
+_LAZY = {
+    "LocalRuntime": "inferencesh.local._runtime",
+    "DataDirInUseError": "inferencesh.local._runtime",
+    "AppSpec": "inferencesh.local._registry",
+}
 
 
 def __getattr__(name: str) -> Any:

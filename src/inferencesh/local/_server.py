@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import ipaddress
 import json
+import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -18,12 +21,16 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from inferencesh.local._agents import Agents
-from inferencesh.local._engine import END, Engine
+from inferencesh.local._engine import Engine
 from inferencesh.local._errors import ApiError, problem_body
+from inferencesh.local._fanout import END
 
 __all__ = ["create_app"]
 
 _JSON_BODY_LIMIT = 64 * 1024 * 1024
+# Deeper than this, a body is refused before it becomes Python objects (the JSON parser's own
+# recursion limit): deep enough for any real input, and far from Python's recursion limit.
+_JSON_DEPTH_LIMIT = 200
 _NDJSON = "application/x-ndjson"
 _SSE = "text/event-stream"
 
@@ -51,22 +58,37 @@ def _ok(payload: Any = None) -> JSONResponse:
     return JSONResponse({"data": _dump(payload), "messages": []})
 
 
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+def _too_large() -> ApiError:
+    return ApiError(413, "payload_too_large", f"the request body is over {_JSON_BODY_LIMIT} bytes")
 
 
 async def _json(request: Request, *, optional: bool = False) -> Any:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > _JSON_BODY_LIMIT:
-        raise ApiError(413, "payload_too_large", "the request body is too large")
-    raw = await request.body()
+        raise _too_large()
+    # Counted while reading: a chunked body declares no length.
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > _JSON_BODY_LIMIT:
+            raise _too_large()
+        parts.append(chunk)
+    raw = b"".join(parts)
     if not raw.strip():
         if optional:
             return {}
         raise ApiError(400, "invalid_request", "a JSON request body is required")
     try:
-        return json.loads(raw, parse_constant=_not_json)
-    except ValueError:
+        # NaN and Infinity are not JSON; nesting past the parser's limit is refused as it reads.
+        return pydantic_core.from_json(raw, allow_inf_nan=False)
+    except ValueError as exc:
+        if "recursion limit" in str(exc):
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"the request body is nested deeper than {_JSON_DEPTH_LIMIT} levels",
+            ) from None
         raise ApiError(400, "invalid_request", "the request body is not valid JSON") from None
 
 
@@ -80,18 +102,43 @@ def _route(path: str, **handlers: Handler) -> Route:
     return Route(path, dispatch, methods=list(handlers))
 
 
-class _Auth:
-    """Bearer API keys: the configured one, or any ``inf_`` key when none is configured."""
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or an address, without port) is this machine's loopback."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
-    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+
+def _host_name(host: str) -> str:
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class _Guard:
+    """Who may ask: bearer API keys (the configured one, or any ``inf_`` key when none is
+    configured), signed download URLs, upload URLs (checked by their token), and, on a loopback
+    bind, only requests addressed to a loopback name or the public URL's host (a web page cannot
+    rebind its own host name to this runtime)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        api_key: str | None,
+        *,
+        loopback_only: bool,
+        signature_ok: Callable[[str, str], bool],
+        public_host: str | None = None,
+    ) -> None:
         self.app = app
         self.api_key = api_key
-
-    @staticmethod
-    def _public(method: str, path: str) -> bool:
-        parts = path.strip("/").split("/")
-        # Upload and download URLs are presigned-style, used without the API key.
-        return len(parts) >= 3 and parts[0] == "files" and parts[2] in ("upload", "content")
+        self.loopback_only = loopback_only
+        self.signature_ok = signature_ok
+        self.public_host = public_host
 
     def _allowed(self, header: str) -> bool:
         scheme, _, key = header.partition(" ")
@@ -101,15 +148,44 @@ class _Auth:
             return key.startswith("inf_")
         return hmac.compare_digest(key.encode(), self.api_key.encode())
 
+    def _refusal(self, scope: Scope) -> JSONResponse | None:
+        headers = {name: value.decode("latin-1").strip() for name, value in scope["headers"]}
+        host = headers.get(b"host")
+        name = None if host is None else _host_name(host)
+        if (
+            self.loopback_only
+            and name is not None
+            and not is_loopback_host(name)
+            and name.lower() != self.public_host
+        ):
+            return _problem(
+                403,
+                "host_not_allowed",
+                f"this runtime only answers requests addressed to a loopback name, not {host!r}",
+            )
+        parts = scope["path"].strip("/").split("/")
+        is_file = len(parts) >= 3 and parts[0] == "files"
+        if is_file and parts[2] == "upload":
+            return None  # the upload URL's token is checked by its handler
+        if self._allowed(headers.get(b"authorization", "")):
+            return None
+        query = scope.get("query_string", b"").decode("latin-1")
+        if is_file and parts[2] == "content" and self.signature_ok(scope["path"], query):
+            return None
+        if is_file and parts[2] == "content":
+            return _problem(
+                401,
+                "unauthorized",
+                "a download needs the API key or a signed URL that has not expired"
+                " (GET /files/{id} gives a fresh one)",
+            )
+        return _problem(401, "unauthorized", "Invalid API key")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._public(scope["method"], scope["path"]):
-            header = ""
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    header = value.decode("latin-1").strip()
-            if not self._allowed(header):
-                response = _problem(401, "unauthorized", "Invalid API key")
-                await response(scope, receive, send)
+        if scope["type"] == "http":
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -120,38 +196,51 @@ def create_app(
     api_key: str | None,
     heartbeat_interval: float,
     agents: Agents | None = None,
+    loopback_only: bool = True,
 ) -> ASGIApp:
-    """The ASGI app of a runtime around ``engine`` (and its agents)."""
+    """The ASGI app of a runtime around ``engine`` (and its agents).
+
+    ``loopback_only``: the runtime is bound to loopback, so requests must name a loopback host.
+    """
     if agents is None:
         agents = Agents(engine)
+    public_url = engine.config.public_url
+
+    def origin(request: Request) -> str:
+        """Where the caller reaches this runtime: the public URL, or the request's own Host."""
+        if public_url:
+            return public_url.rstrip("/")
+        if "host" not in request.headers:
+            return engine.config.base_url
+        return str(request.base_url).rstrip("/")
 
     async def run_task(request: Request) -> Response:
-        return _ok(engine.create_task(await _json(request)))
+        return _ok(engine.tasks.create(await _json(request), origin(request)))
 
     async def get_app(request: Request) -> Response:
         params = request.path_params
-        return _ok(await engine.get_app(params["namespace"], params["name"]))
+        return _ok(await engine.apps.get(params["namespace"], params["name"]))
 
     async def get_app_by_id(request: Request) -> Response:
-        return _ok(await engine.get_app_by_id(request.path_params["app_id"]))
+        return _ok(await engine.apps.get_by_id(request.path_params["app_id"]))
 
     async def delete_app(request: Request) -> Response:
-        engine.delete_app(request.path_params["app_id"])
+        engine.apps.delete(request.path_params["app_id"])
         return _ok()
 
     async def get_task(request: Request) -> Response:
-        return _ok(engine.get_task(request.path_params["task_id"]))
+        return _ok(engine.tasks.get(request.path_params["task_id"]))
 
     async def delete_task(request: Request) -> Response:
-        engine.delete_task(request.path_params["task_id"])
+        engine.tasks.delete(request.path_params["task_id"])
         return _ok()
 
     async def task_status(request: Request) -> Response:
-        return _ok(engine.task_status(request.path_params["task_id"]))
+        return _ok(engine.tasks.status(request.path_params["task_id"]))
 
     async def cancel_task(request: Request) -> Response:
         await _json(request, optional=True)
-        engine.cancel_task(request.path_params["task_id"])
+        engine.tasks.cancel(request.path_params["task_id"])
         return _ok()
 
     def stream(
@@ -201,38 +290,38 @@ def create_app(
 
     async def stream_task(request: Request) -> Response:
         task_id = request.path_params["task_id"]
-        snapshot, queue = engine.subscribe(task_id)
+        snapshot, queue = engine.tasks.subscribe(task_id)
 
         def release() -> None:
             if queue is not None:
-                engine.unsubscribe(task_id, queue)
+                engine.tasks.unsubscribe(task_id, queue)
 
         return stream(request, [snapshot], queue, release)
 
     async def task_logs(request: Request) -> Response:
-        task = _dump(engine.get_task(request.path_params["task_id"]))
+        task = _dump(engine.tasks.get(request.path_params["task_id"]))
         keys = ("status", "events", "logs")
         return _ok({"task_id": task["id"], **{key: task[key] for key in keys}})
 
     async def create_files(request: Request) -> Response:
-        return _ok(engine.create_files(await _json(request)))
+        return _ok(engine.files.create(await _json(request), origin(request)))
 
     async def get_file(request: Request) -> Response:
-        return _ok(engine.get_file(request.path_params["file_id"]))
+        return _ok(engine.files.get(request.path_params["file_id"]))
 
     async def delete_file(request: Request) -> Response:
-        engine.delete_file(request.path_params["file_id"])
+        engine.files.delete(request.path_params["file_id"])
         return _ok()
 
     async def upload_file(request: Request) -> Response:
         params = request.path_params
-        dto, part = engine.begin_upload(params["file_id"], params["token"])
+        dto, part = engine.files.begin_upload(params["file_id"], params["token"])
         limit = engine.config.max_upload_bytes
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
         size = 0
         try:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
             with part.open("wb") as out:
                 async for chunk in request.stream():
                     size += len(chunk)
@@ -241,13 +330,14 @@ def create_app(
                             413, "payload_too_large", f"uploads are limited to {limit} bytes"
                         )
                     out.write(chunk)
-            engine.finish_upload(dto, part, size, request.headers.get("content-type"))
+            engine.files.finish_upload(dto, part, size, request.headers.get("content-type"))
         finally:
             part.unlink(missing_ok=True)
+            engine.files.end_upload(dto.id)
         return Response(status_code=200)
 
     async def download_file(request: Request) -> Response:
-        path, dto = engine.file_content(request.path_params["file_id"])
+        path, dto = engine.files.content(request.path_params["file_id"])
         return FileResponse(
             path,
             media_type=dto.content_type or "application/octet-stream",
@@ -256,90 +346,90 @@ def create_app(
         )
 
     async def list_sessions(request: Request) -> Response:
-        return _ok(engine.list_sessions())
+        return _ok(engine.sessions.list())
 
     async def get_session(request: Request) -> Response:
-        return _ok(engine.get_session(request.path_params["session_id"]))
+        return _ok(engine.sessions.get(request.path_params["session_id"]))
 
     async def end_session(request: Request) -> Response:
-        await engine.end_session(request.path_params["session_id"])
+        await engine.sessions.end(request.path_params["session_id"])
         return _ok()
 
     async def keepalive(request: Request) -> Response:
-        return _ok(engine.keepalive(request.path_params["session_id"]))
+        return _ok(engine.sessions.keepalive(request.path_params["session_id"]))
 
     async def run_agent(request: Request) -> Response:
-        return _ok(agents.run(await _json(request)))
+        return _ok(agents.runs.run(await _json(request)))
 
     async def create_agent(request: Request) -> Response:
-        return _ok(agents.create_agent(await _json(request)))
+        return _ok(agents.templates.create(await _json(request)))
 
     async def get_agent(request: Request) -> Response:
-        return _ok(agents.get_agent_by_id(request.path_params["agent_id"]))
+        return _ok(agents.templates.get_by_id(request.path_params["agent_id"]))
 
     async def get_agent_by_name(request: Request) -> Response:
         params = request.path_params
-        return _ok(agents.get_agent(params["namespace"], params["name"]))
+        return _ok(agents.templates.get(params["namespace"], params["name"]))
 
     async def delete_agent(request: Request) -> Response:
-        agents.delete_agent(request.path_params["agent_id"])
+        agents.templates.delete(request.path_params["agent_id"])
         return _ok()
 
     async def update_chat(request: Request) -> Response:
-        return _ok(agents.update_chat(request.path_params["chat_id"], await _json(request)))
+        return _ok(agents.chats.update(request.path_params["chat_id"], await _json(request)))
 
     async def delete_chat(request: Request) -> Response:
-        await agents.delete_chat(request.path_params["chat_id"])
+        await agents.runs.delete_chat(request.path_params["chat_id"])
         return _ok()
 
     async def send_chat_message(request: Request) -> Response:
-        return _ok(agents.send_message(request.path_params["chat_id"], await _json(request)))
+        return _ok(agents.runs.send_message(request.path_params["chat_id"], await _json(request)))
 
     async def get_chat(request: Request) -> Response:
-        return _ok(agents.get_chat(request.path_params["chat_id"]))
+        return _ok(agents.chats.get(request.path_params["chat_id"]))
 
     async def chat_status(request: Request) -> Response:
-        return _ok(agents.chat_status(request.path_params["chat_id"]))
+        return _ok(agents.chats.status(request.path_params["chat_id"]))
 
     async def stop_chat(request: Request) -> Response:
         await _json(request, optional=True)
-        agents.stop(request.path_params["chat_id"])
+        agents.chats.stop(request.path_params["chat_id"])
         return _ok()
 
     async def chat_messages(request: Request) -> Response:
         query = request.query_params
-        page = agents.list_messages(
+        page = agents.chats.list_messages(
             request.path_params["chat_id"], query.get("limit"), query.get("cursor")
         )
         return _ok(page)
 
     async def stream_chat(request: Request) -> Response:
         chat_id = request.path_params["chat_id"]
-        snapshot, queue = agents.subscribe(chat_id)
+        snapshot, queue = agents.chats.subscribe(chat_id)
         return stream(
-            request, snapshot, queue, lambda: agents.unsubscribe(chat_id, queue), named=True
+            request, snapshot, queue, lambda: agents.chats.unsubscribe(chat_id, queue), named=True
         )
 
     async def tool_result(request: Request) -> Response:
-        agents.tool_result(request.path_params["invocation_id"], await _json(request))
+        agents.runs.tool_result(request.path_params["invocation_id"], await _json(request))
         return _ok()
 
     async def tool_invoke(request: Request) -> Response:
         await _json(request, optional=True)
-        agents.approve(request.path_params["invocation_id"])
+        agents.runs.approve(request.path_params["invocation_id"])
         return _ok()
 
     async def tool_reject(request: Request) -> Response:
         body = await _json(request, optional=True)
-        agents.reject(request.path_params["invocation_id"], body)
+        agents.runs.reject(request.path_params["invocation_id"], body)
         return _ok()
 
     async def resolve_interrupt(request: Request) -> Response:
         body = await _json(request)
-        return _ok(agents.resolve_interrupt(request.path_params["interrupt_id"], body))
+        return _ok(agents.runs.resolve_interrupt(request.path_params["interrupt_id"], body))
 
     async def run_interrupts(request: Request) -> Response:
-        return _ok(agents.run_interrupts(request.path_params["run_id"]))
+        return _ok(agents.runs.run_interrupts(request.path_params["run_id"]))
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -404,4 +494,11 @@ def create_app(
             Exception: on_error,
         },
     )
-    return _Auth(app, api_key)
+    public_host = urllib.parse.urlsplit(public_url).hostname if public_url else None
+    return _Guard(
+        app,
+        api_key,
+        loopback_only=loopback_only,
+        signature_ok=engine.files.signature_ok,
+        public_host=public_host,
+    )

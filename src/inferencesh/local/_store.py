@@ -1,10 +1,18 @@
-"""Records of tasks, sessions and files, kept in SQLite so a restarted runtime still answers."""
+"""Records of tasks, sessions and files, kept in SQLite so a restarted runtime still answers.
+
+Each kind is one table: ``seq`` (the rowid, so insertion order costs nothing to keep), the record
+``id``, ``open`` (1 while the record can still change: a task not finished, a session active;
+what a restart has to look at), ``at`` (when it was first stored) and the JSON ``data``. Every
+query a request or a write makes is answered from an index, so the cost of a write does not grow
+with the history.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +34,38 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         for kind in _KINDS:
-            self._db.execute(
-                f"CREATE TABLE IF NOT EXISTS {kind} "
-                "(id TEXT PRIMARY KEY, seq INTEGER, data TEXT NOT NULL)"
-            )
+            self._create(kind)
 
-    def put(self, kind: str, record_id: str, data: dict[str, Any]) -> None:
-        """Insert or replace one record."""
+    def _create(self, kind: str) -> None:
+        columns = [row[1] for row in self._db.execute(f"PRAGMA table_info({kind})")]
+        legacy = bool(columns) and "open" not in columns
+        if legacy:
+            # Stores written before the open/at columns: keep the order, look at every record once.
+            self._db.execute(f"ALTER TABLE {kind} RENAME TO {kind}_legacy")
+        self._db.execute(
+            f"CREATE TABLE IF NOT EXISTS {kind} (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+            " open INTEGER NOT NULL, at REAL NOT NULL, data TEXT NOT NULL)"
+        )
+        self._db.execute(f"CREATE INDEX IF NOT EXISTS {kind}_open ON {kind} (open) WHERE open = 1")
+        self._db.execute(f"CREATE INDEX IF NOT EXISTS {kind}_at ON {kind} (at)")
+        if legacy:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                f"INSERT INTO {kind} (id, open, at, data) "
+                f"SELECT id, 1, ?, data FROM {kind}_legacy ORDER BY seq",
+                (time.time(),),
+            )
+            self._db.execute(f"DROP TABLE {kind}_legacy")
+            self._db.execute("COMMIT")
+
+    def put(self, kind: str, record_id: str, data: dict[str, Any], *, open: bool = False) -> None:
+        """Insert or replace one record; ``open`` marks one a restart must look at."""
         text = json.dumps(data, separators=(",", ":"))
         with self._lock:
             self._db.execute(
-                f"INSERT INTO {kind} (id, seq, data) VALUES (?, "
-                f"(SELECT COALESCE(MAX(seq), 0) + 1 FROM {kind}), ?) "
-                "ON CONFLICT(id) DO UPDATE SET data = excluded.data",
-                (record_id, text),
+                f"INSERT INTO {kind} (id, open, at, data) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET data = excluded.data, open = excluded.open",
+                (record_id, int(open), time.time(), text),
             )
 
     def get(self, kind: str, record_id: str) -> dict[str, Any] | None:
@@ -53,6 +79,48 @@ class Store:
         with self._lock:
             rows = self._db.execute(f"SELECT data FROM {kind} ORDER BY seq").fetchall()
         return [dict(json.loads(row[0])) for row in rows]
+
+    def open_records(self, kind: str) -> list[dict[str, Any]]:
+        """The records still marked open, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT data FROM {kind} WHERE open = 1 ORDER BY seq"
+            ).fetchall()
+        return [dict(json.loads(row[0])) for row in rows]
+
+    def count(self, kind: str) -> int:
+        """How many records of a kind there are."""
+        with self._lock:
+            row = self._db.execute(f"SELECT COUNT(*) FROM {kind}").fetchone()
+        return int(row[0])
+
+    def prune(
+        self, kind: str, *, keep: int | None = None, before: float | None = None
+    ) -> list[str]:
+        """Delete closed records beyond the newest ``keep`` or stored before ``before``.
+
+        Returns the ids deleted.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        with self._lock:
+            if keep is not None:
+                row = self._db.execute(
+                    f"SELECT seq FROM {kind} ORDER BY seq DESC LIMIT 1 OFFSET ?", (keep,)
+                ).fetchone()
+                if row is not None:
+                    clauses.append("seq <= ?")
+                    params.append(row[0])
+            if before is not None:
+                clauses.append("at < ?")
+                params.append(before)
+            if not clauses:
+                return []
+            where = f"open = 0 AND ({' OR '.join(clauses)})"
+            ids = [r[0] for r in self._db.execute(f"SELECT id FROM {kind} WHERE {where}", params)]
+            if ids:
+                self._db.execute(f"DELETE FROM {kind} WHERE {where}", params)
+        return ids
 
     def delete(self, kind: str, record_id: str) -> None:
         """Remove one record (no error when it does not exist)."""

@@ -1,6 +1,6 @@
 """Worker processes and the pool that keeps them warm per (app, setup).
 
-Each worker is a child process that runs one app (see ``_worker``); a crash, a hang or a
+Each worker is a child process that runs one app (see ``_worker_process``); a crash, a hang or a
 ``sys.exit`` there costs that worker and its task, never the runtime. The pool hands out one
 worker per task (or per session), reuses idle ones whose setup matches, and bounds how many
 processes exist at once.
@@ -17,17 +17,27 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from inferencesh.local._registry import AppSpec
 
-__all__ = ["Worker", "WorkerError", "WorkerPool"]
+__all__ = ["Worker", "WorkerError", "WorkerLimits", "WorkerPool"]
 
-_LINE_LIMIT = 256 * 1024 * 1024
+# Room for the event around an output of max_output_bytes, and for events without an output.
+_LINE_MARGIN = 1024 * 1024
 _STOP_GRACE_SECONDS = 3.0
 
 LogSink = Callable[[str, str], None]
 ProgressSink = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """What one worker process may use: the size of an output, its memory (None: no limit)."""
+
+    max_output_bytes: int = 64 * 1024 * 1024
+    memory_mb: int | None = None
 
 
 class WorkerError(RuntimeError):
@@ -53,9 +63,10 @@ def _child_env(extra: dict[str, str]) -> dict[str, str]:
 class Worker:
     """One worker process and the operation it is running."""
 
-    def __init__(self, spec: AppSpec, setup_key: str) -> None:
+    def __init__(self, spec: AppSpec, setup_key: str, limits: WorkerLimits) -> None:
         self.spec = spec
         self.setup_key = setup_key
+        self.limits = limits
         self.id = f"wrk_{uuid.uuid4().hex[:20]}"
         self.proc: asyncio.subprocess.Process | None = None
         self.describe: dict[str, Any] = {}
@@ -75,16 +86,20 @@ class Worker:
 
     async def start(self, env: dict[str, str]) -> None:
         """Spawn the process and wait until it has imported the app."""
+        options = ["--max-output-bytes", str(self.limits.max_output_bytes)]
+        if self.limits.memory_mb:
+            options += ["--memory-mb", str(self.limits.memory_mb)]
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "inferencesh.local._worker",
+            "inferencesh.local._worker_process",
             self.spec.target,
+            *options,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=_child_env(env),
-            limit=_LINE_LIMIT,
+            limit=self.limits.max_output_bytes + _LINE_MARGIN,
             start_new_session=True,
         )
         loop = asyncio.get_running_loop()
@@ -106,15 +121,24 @@ class Worker:
         self.ready = True
 
     async def call(
-        self, task_id: str, function: str, data: Any, metadata: dict[str, Any]
+        self,
+        task_id: str,
+        function: str,
+        data: Any,
+        metadata: dict[str, Any],
+        files: dict[str, dict[str, Any]],
     ) -> dict[str, Any]:
-        """Run one function; returns the final ``done``/``failed``/``cancelled`` event."""
+        """Run one function; returns the final ``done``/``failed``/``cancelled`` event.
+
+        ``files`` maps the runtime's own file URIs in ``data`` to where their bytes are.
+        """
         message = {
             "op": "call",
             "id": task_id,
             "function": function,
             "input": data,
             "metadata": metadata,
+            "files": files,
         }
         return await self._request(message)
 
@@ -142,11 +166,17 @@ class Worker:
     async def _read_events(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         stream = self.proc.stdout
+        overrun = False
         while True:
             try:
                 line = await stream.readline()
             except (ValueError, asyncio.LimitOverrunError):
-                line = b""
+                # The worker checks its outputs against the limit; a line this long means it
+                # could not, and the rest of its stream cannot be trusted.
+                overrun = True
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.kill()
+                break
             if not line:
                 break
             try:
@@ -171,8 +201,15 @@ class Worker:
         if self._waiter is not None and not self._waiter.done():
             tail = "".join(self._stderr_tail).strip().splitlines()[-1:] or [""]
             reason = f"worker process exited with code {code}"
-            if tail[0]:
+            if overrun:
+                reason = (
+                    "the worker sent a message over the output limit of"
+                    f" {self.limits.max_output_bytes} bytes and was stopped"
+                )
+            elif tail[0]:
                 reason += f": {tail[0]}"
+            if code and code < 0 and self.limits.memory_mb and not overrun:
+                reason += f" (the worker memory limit is {self.limits.memory_mb} MB)"
             self._waiter.set_exception(WorkerError(reason, fatal=True))
 
     async def _read_stderr(self) -> None:
@@ -231,8 +268,10 @@ class WorkerPool:
         max_workers: int,
         idle_ttl: float = 600.0,
         env: dict[str, str] | None = None,
+        limits: WorkerLimits | None = None,
     ) -> None:
         self.max_workers = max_workers
+        self.limits = limits or WorkerLimits()
         self.idle_ttl = idle_ttl
         self.env = env or {}
         self._idle: dict[tuple[str, str], list[Worker]] = {}
@@ -243,7 +282,7 @@ class WorkerPool:
         self._closed = False
 
     def _key(self, spec: AppSpec, setup_key: str) -> tuple[str, str]:
-        return (spec.ref, setup_key)
+        return (spec.key, setup_key)
 
     async def acquire(self, spec: AppSpec, setup_key: str) -> Worker:
         """A warm worker for this app and setup, or a new one (not started, not set up)."""
@@ -270,7 +309,7 @@ class WorkerPool:
                     await self._changed.wait()
             finally:
                 self._waiting[key] -= 1
-            worker = Worker(spec, setup_key)
+            worker = Worker(spec, setup_key, self.limits)
             self._live.add(worker)
             return worker
 

@@ -1,13 +1,15 @@
 """The worker process: loads one app and runs its functions, one task at a time.
 
-Started by the runtime as ``python -m inferencesh.local._worker <target>``. It speaks JSON lines:
-commands on stdin, events on a private copy of stdout. The app's own ``print`` and logging go to
-the runtime as log events, and anything written to file descriptor 1 or 2 lands on stderr, so an
-app can never corrupt the protocol.
+The child side of a worker (the pool in ``_worker_pool`` starts it as ``python -m
+inferencesh.local._worker_process <target>``). It speaks JSON lines: commands on stdin, events on
+a private copy of stdout. The app's own ``print`` and logging go to the runtime as log events,
+and anything written to file descriptor 1 or 2 lands on stderr, so an app can never corrupt the
+protocol.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import json
@@ -22,18 +24,30 @@ from inferencesh.app._dispatch import AppHandle, load_app_class, serialize_outpu
 
 # How long a worker whose runtime went away may take to unload before it exits anyway.
 _ORPHAN_GRACE_SECONDS = 5.0
+_LOG_PIECE = 16 * 1024
+
+
+class _TooLarge(ValueError):
+    """An output (or a progress update) is over the runtime's limit."""
 
 
 class _Channel:
-    def __init__(self, out: IO[bytes]) -> None:
+    def __init__(self, out: IO[bytes], max_bytes: int) -> None:
         self._out = out
         self._lock = threading.Lock()
+        self.max_bytes = max_bytes
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any], *, output: bool = False) -> None:
+        """Send one event; ``output``: it carries the app's output, which has a size limit."""
         # NaN and Infinity are not JSON: refuse them here rather than hand the runtime an
         # output it cannot send.
         text = json.dumps(message, separators=(",", ":"), default=str, allow_nan=False)
         line = text.encode() + b"\n"
+        if output and len(line) > self.max_bytes:
+            raise _TooLarge(
+                f"the output is {len(line)} bytes as JSON, over the runtime's output limit of"
+                f" {self.max_bytes} bytes (max_output_bytes; inferencesh serve --max-output-mb)"
+            )
         with self._lock:
             self._out.write(line)
             self._out.flush()
@@ -54,23 +68,35 @@ class _LogWriter(io.TextIOBase):
         self._buffer += text
         if "\n" in self._buffer:
             head, _, self._buffer = self._buffer.rpartition("\n")
-            self._channel.send({"ev": "log", "phase": self._worker.phase, "text": head + "\n"})
+            self._send(head + "\n")
         return len(text)
 
     def flush(self) -> None:
         if self._buffer:
             text, self._buffer = self._buffer, ""
-            self._channel.send({"ev": "log", "phase": self._worker.phase, "text": text})
+            self._send(text)
+
+    def _send(self, text: str) -> None:
+        # In pieces, so that a huge line of output never meets the output limit.
+        for start in range(0, len(text), _LOG_PIECE):
+            piece = text[start : start + _LOG_PIECE]
+            self._channel.send({"ev": "log", "phase": self._worker.phase, "text": piece})
 
 
 def _message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _out_of_memory(memory_mb: int | None) -> str:
+    limit = f"the worker memory limit of {memory_mb} MB" if memory_mb else "the memory available"
+    return f"the task ran out of memory: it needed more than {limit} (worker_memory_mb)"
+
+
 class _Worker:
-    def __init__(self, channel: _Channel, handle: AppHandle) -> None:
+    def __init__(self, channel: _Channel, handle: AppHandle, memory_mb: int | None) -> None:
         self.channel = channel
         self.handle = handle
+        self.memory_mb = memory_mb
         self.phase = "setup"
         self.current: asyncio.Task[None] | None = None
         self.current_id: str | None = None
@@ -106,7 +132,8 @@ class _Worker:
         except BaseException as exc:
             traceback.print_exc()
             sys.stderr.flush()
-            self.channel.send({"ev": "setup_failed", "error": _message(exc)})
+            error = _out_of_memory(self.memory_mb) if isinstance(exc, MemoryError) else None
+            self.channel.send({"ev": "setup_failed", "error": error or _message(exc)})
             if not isinstance(exc, Exception):
                 os._exit(1)
             return
@@ -118,11 +145,13 @@ class _Worker:
 
         async def progress(item: Any) -> None:
             data, _ = serialize_output(item)
-            self.channel.send({"ev": "progress", "id": task_id, "output": data})
+            self.channel.send({"ev": "progress", "id": task_id, "output": data}, output=True)
 
         try:
             metadata = Metadata.model_validate(message.get("metadata") or {})
-            info, value = await self.handle.prepare(str(message.get("function")), message["input"])
+            uploads: dict[str, dict[str, Any]] = dict(message.get("files") or {})
+            function = str(message.get("function"))
+            info, value = await self.handle.prepare(function, message["input"], uploads)
             self.channel.send({"ev": "running", "id": task_id})
             result = await self.handle.call(info, value, metadata, progress)
             output, files = serialize_output(result)
@@ -138,6 +167,11 @@ class _Worker:
                 {"ev": "failed", "id": task_id, "error": f"app exited ({exc.code})", "fatal": True}
             )
             os._exit(0)
+        except MemoryError:
+            sys.stderr.flush()
+            error = _out_of_memory(self.memory_mb)
+            self.channel.send({"ev": "failed", "id": task_id, "error": error, "fatal": True})
+            return
         except BaseException as exc:
             traceback.print_exc()
             sys.stderr.flush()
@@ -148,7 +182,10 @@ class _Worker:
             sys.stderr.flush()
             self.current = None
         try:
-            self.channel.send({"ev": "done", "id": task_id, "output": output, "files": files})
+            done = {"ev": "done", "id": task_id, "output": output, "files": files}
+            self.channel.send(done, output=True)
+        except _TooLarge as exc:
+            self.channel.send({"ev": "failed", "id": task_id, "error": str(exc)})
         except ValueError as exc:
             self.channel.send({"ev": "failed", "id": task_id, "error": f"invalid output: {exc}"})
 
@@ -164,7 +201,7 @@ def _read_commands(loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue[Any]) -
     watchdog.start()
 
 
-async def _main(channel: _Channel, target: str) -> None:
+async def _main(channel: _Channel, target: str, memory_mb: int | None) -> None:
     try:
         handle = AppHandle(load_app_class(target))
         describe = handle.describe()
@@ -173,7 +210,7 @@ async def _main(channel: _Channel, target: str) -> None:
         sys.stderr.flush()
         channel.send({"ev": "load_failed", "error": f"cannot load {target}: {_message(exc)}"})
         return
-    worker = _Worker(channel, handle)
+    worker = _Worker(channel, handle, memory_mb)
     sys.stdout = _LogWriter(channel, worker)
     sys.stderr = _LogWriter(channel, worker)
     channel.send({"ev": "loaded", "pid": os.getpid(), "describe": describe})
@@ -183,12 +220,26 @@ async def _main(channel: _Channel, target: str) -> None:
     await worker.serve(inbox)
 
 
+def _limit_memory(megabytes: int) -> None:
+    import resource
+
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def main() -> None:
     """Entry point of a worker process."""
-    channel = _Channel(os.fdopen(os.dup(1), "wb"))
+    parser = argparse.ArgumentParser(prog="inferencesh.local._worker_process")
+    parser.add_argument("target")
+    parser.add_argument("--max-output-bytes", type=int, required=True)
+    parser.add_argument("--memory-mb", type=int, default=None)
+    args = parser.parse_args()
+    channel = _Channel(os.fdopen(os.dup(1), "wb"), args.max_output_bytes)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    asyncio.run(_main(channel, sys.argv[1]))
+    if args.memory_mb:
+        _limit_memory(args.memory_mb)
+    asyncio.run(_main(channel, args.target, args.memory_mb))
 
 
 if __name__ == "__main__":
