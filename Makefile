@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PY := $(BIN)/python
 
-.PHONY: venv install schema generate check-generated lint typecheck pytest test demo bench clean
+.PHONY: venv install schema generate check-generated lint typecheck pytest test demo bench matrix clean
 
 venv install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,server]'
+	$(BIN)/pip install --quiet -e '.[dev,server,cli]'
 	touch $(STAMP)
 
 schema: $(STAMP)  ## upstream type files -> schema/types.schema.json (the only networked step)
@@ -43,5 +43,8 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run_all.py
 
+matrix:  ## demo, drift check and tests on every Python 3.10-3.13 found here (venvs in .matrix/)
+	.ci/matrix
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .matrix .mypy_cache .pytest_cache .ruff_cache .hypothesis dist
