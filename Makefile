@@ -32,8 +32,14 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src examples
 	$(BIN)/pyright src examples
 
+# Four workers on two cores: most tests wait (on servers, subprocesses, streams), not compute.
+# pytest exits 5 when it collected no tests: that is a failure here, and it says so.
+PYTEST_WORKERS ?= 4
+
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	@$(BIN)/pytest -q -n $(PYTEST_WORKERS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; \
+	exit $$status
 
 test: lint typecheck check-generated pytest
 
