@@ -34,7 +34,6 @@ Traceback (most recent call last):
   File "app.py", line 5, in run
     raise RuntimeError("kaboom")
 RuntimeError: kaboom
-after the failure
 """
 
 
@@ -72,6 +71,7 @@ def task(status: int, log: str = "") -> TaskDTO:
 def test_tracebacks_are_dropped_from_streamed_logs() -> None:
     drop = TracebackFilter()
     pieces = [TRACEBACK[i : i + 7] for i in range(0, len(TRACEBACK), 7)]  # as it streams
+    pieces.append("after the failure\n")
     shown = "".join(drop.feed(piece) for piece in pieces)
     assert shown == "about to fail\nafter the failure\n"
     assert drop.dropped
@@ -80,6 +80,13 @@ def test_tracebacks_are_dropped_from_streamed_logs() -> None:
         "  indented output\nTracebacks are words too\n"
     )
     assert not untouched.dropped
+    # A message over several lines, written with the traceback: all of it goes.
+    pydantic = TracebackFilter()
+    shown = pydantic.feed(
+        'Traceback (most recent call last):\n  File "app.py", line 1\n'
+        "ValidationError: 1 validation error for In\nby\n  Input should be an integer\n"
+    )
+    assert shown == "" and pydantic.feed("a later log line\n") == "a later log line\n"
 
 
 def test_rich_draws_the_status_line_when_installed() -> None:
@@ -137,6 +144,7 @@ def test_app_logs_are_shown_without_tracebacks_unless_verbose(
         screen = Terminal()
         with open_progress(screen, verbose) as progress:
             progress.task(task(7, TRACEBACK))
+            progress.task(task(7, TRACEBACK + "after the failure\n"))  # logs grow
         shown = plain(screen.getvalue())
         assert "about to fail" in shown and "after the failure" in shown
         assert ("RuntimeError: kaboom" in shown) is verbose

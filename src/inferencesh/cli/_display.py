@@ -79,12 +79,15 @@ def _tenths(fraction: float | None) -> int | None:
 class TracebackFilter:
     """Drops Python tracebacks from an app's log text (the failure's one line says why).
 
-    Fed the log in pieces as it streams; keeps a partial last line until it is complete.
+    Fed the log in pieces as it streams; keeps a partial last line until it is complete. An
+    exception's message may run over several lines (pydantic's do): the lines that arrive with
+    the exception line, up to a blank line, are taken as its message.
     """
 
     def __init__(self) -> None:
         self._pending = ""
         self._inside = False
+        self._message = False  # the exception line was in this piece: its message may go on
         self._after = False  # just past a traceback: a chained one may follow
         self.dropped = False
 
@@ -92,7 +95,9 @@ class TracebackFilter:
         """The lines of ``text`` (plus what was pending) that are not part of a traceback."""
         lines = (self._pending + text).split("\n")
         self._pending = lines.pop()
-        return "".join(line + "\n" for line in lines if self._keep(line))
+        kept = "".join(line + "\n" for line in lines if self._keep(line))
+        self._message = False
+        return kept
 
     def _keep(self, line: str) -> bool:
         bare = line.strip().lstrip("+| ").strip()
@@ -103,9 +108,12 @@ class TracebackFilter:
             if line[:1] in (" ", "\t") or not line.strip():
                 return False
             # The first line at the margin is the exception itself: the end of this traceback.
-            self._inside, self._after = False, True
+            self._inside, self._message, self._after = False, True, True
             return False
-        if self._after and (not line.strip() or line.startswith(_CHAINED)):
+        if not line.strip() or line.startswith(_CHAINED):
+            self._message = False
+            return not self._after
+        if self._message:
             return False
         self._after = False
         return True
