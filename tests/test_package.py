@@ -92,7 +92,7 @@ def test_sdist_ships_sources_and_no_caches(tmp_path: Path) -> None:
     # A copy of the working tree (its caches included), plus a cache of every kind; without
     # .gitignore, as an unpacked sdist is: the build configuration alone must keep caches out.
     tree = tmp_path / "tree"
-    ignored = shutil.ignore_patterns(".venv", ".matrix", ".git", ".gitignore")
+    ignored = shutil.ignore_patterns(".venv", ".matrix", ".git", ".gitignore", ".mypy_cache")
     shutil.copytree(ROOT, tree, ignore=ignored)
     for cache in ("src/inferencesh/__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache"):
         (tree / cache).mkdir(parents=True, exist_ok=True)
