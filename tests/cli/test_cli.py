@@ -9,6 +9,7 @@ import pty
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -438,3 +439,17 @@ def test_a_missing_server_extra_says_what_to_install(monkeypatch: pytest.MonkeyP
             "pip install 'inferencesh[server]' ("
         )
         assert len(done.stderr.splitlines()) == 1
+
+
+def test_an_unreachable_api_is_one_line_with_what_to_check() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    done = invoke(
+        "tasks", "get", "abc", env={"INFERENCE_BASE_URL": closed, "INFERENCE_API_KEY": API_KEY}
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("inferencesh: cannot reach the API: GET /tasks/abc failed")
+    assert done.stderr.endswith(
+        "(is the server up, and --base-url (or INFERENCE_BASE_URL) right?)\n"
+    )
+    assert len(done.stderr.splitlines()) == 1

@@ -85,7 +85,8 @@ def _reason(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, APITimeoutError):
         return f"the API did not answer in time: {exc}", EXIT_FAILED
     if isinstance(exc, APIConnectionError):
-        return f"cannot reach the API: {exc}", EXIT_FAILED
+        hint = "is the server up, and --base-url (or INFERENCE_BASE_URL) right?"
+        return f"cannot reach the API: {exc} ({hint})", EXIT_FAILED
     if isinstance(exc, (APIError, TaskFailedError, InferenceError)):
         return str(exc), EXIT_FAILED
     return (
