@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 if TYPE_CHECKING:
     from inferencesh._client import Inference
+    from inferencesh.local import LocalRuntime
 
 __all__ = [
     "EXIT_FAILED",
@@ -148,7 +149,7 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     add_verbose_option(parser)
 
 
-def load_runtime() -> Any:
+def load_runtime() -> type[LocalRuntime]:
     """The ``LocalRuntime`` class, or a ``CommandError`` saying how to install it."""
     try:
         from inferencesh.local import LocalRuntime
