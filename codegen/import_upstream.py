@@ -34,6 +34,11 @@ from typing import Any, cast
 
 import yaml  # type: ignore[import-untyped]
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, published as tomli before it joined the standard library
+    import tomli as tomllib
+
 JsonSchema = dict[str, Any]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,11 +51,8 @@ SCHEMA_DIR = ROOT / "schema"
 
 def read_sources(sources_path: Path) -> dict[str, Any]:
     """schema/SOURCES.toml."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib.loads(sources_path.read_text())
-    raise SystemExit("make schema needs Python 3.11 or newer (it reads TOML with tomllib)")
+    sources: dict[str, Any] = tomllib.loads(sources_path.read_text())
+    return sources
 
 
 def fetch_sources(sources_path: Path) -> dict[str, str]:

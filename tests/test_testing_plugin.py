@@ -58,3 +58,24 @@ def test_plugin_gives_a_runtime_and_a_client_to_a_user_project(tmp_path: Path) -
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "3 passed" in run.stdout
+
+
+def test_without_the_server_extra_the_fixtures_say_what_to_install(tmp_path: Path) -> None:
+    # As if starlette and uvicorn were not installed.
+    (tmp_path / "conftest.py").write_text("import sys\nsys.modules['uvicorn'] = None\n")
+    (tmp_path / "test_user.py").write_text(
+        "def test_echo(inference_client):\n    inference_client.tasks.run({'app': 'infsh/echo'})\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    expected = (
+        "the inference_runtime fixture needs the server extra: pip install 'inferencesh[server]'"
+    )
+    assert expected in run.stdout
+    assert "Traceback" not in run.stdout and "1 error" in run.stdout

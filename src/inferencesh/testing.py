@@ -1,6 +1,7 @@
 """pytest fixtures for code that uses inferencesh: a local runtime and a client bound to it.
 
-Installed with the package as a pytest plugin (needs the ``server`` extra). In a test::
+Installed with the package as a pytest plugin; the fixtures need the ``server`` extra
+(``pip install 'inferencesh[server]'``). In a test::
 
     def test_my_pipeline(inference_client):
         result = inference_client.tasks.run({"app": "infsh/echo", "input": {"message": "hi"}})
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["TEST_API_KEY", "inference_client", "inference_runtime"]
 
 TEST_API_KEY = "inf_local_pytest"
+SERVER_EXTRA = "pip install 'inferencesh[server]'"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,7 +47,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def inference_runtime(pytestconfig: pytest.Config) -> Iterator[LocalRuntime]:
     """A local inference.sh runtime on a free loopback port, shared by the test session."""
-    from inferencesh.local import LocalRuntime
+    try:
+        from inferencesh.local import LocalRuntime
+    except ImportError as exc:
+        pytest.fail(
+            f"the inference_runtime fixture needs the server extra: {SERVER_EXTRA} ({exc})",
+            pytrace=False,
+        )
 
     apps: list[str] = pytestconfig.getini("inferencesh_apps")
     with LocalRuntime(port=0, apps=apps) as runtime:

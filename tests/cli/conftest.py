@@ -1,20 +1,43 @@
-"""Fixtures of the command tests: a ``serve`` process shared by the module, and command runners."""
+"""Fixtures of the command tests: a local runtime shared by the module, and command runners.
+
+Most tests call the command's ``main()`` in this process, with its own stdin, stdout, stderr and
+environment: a subprocess would add only interpreter start-up. Tests of what only a real
+process shows (signals, a terminal, a closed pipe, ``serve`` itself) start one.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
-import subprocess
+import socket
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
+
+from inferencesh.cli import main
+from inferencesh.local import LocalRuntime
 
 API_KEY = "inf_cli_tests"
 COMMAND = [sys.executable, "-m", "inferencesh"]
-_STARTUP_LINES = 200
+# The command with SIGINT ignored when it starts, as in any background job; a command test
+# that sends SIGINT restores Python's handler in the child first, as a terminal's shell would.
+_RESTORE_SIGINT = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from inferencesh.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+INTERRUPTIBLE = [
+    "sh",
+    "-c",
+    "trap '' INT; exec \"$@\"",
+    "sh",
+    sys.executable,
+    "-c",
+    _RESTORE_SIGINT,
+]
 AGENTS_YAML = """\
 acme/helper:
   system_prompt: You help.
@@ -30,70 +53,84 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 @dataclass
-class Server:
-    """A running ``inferencesh serve`` process."""
+class Result:
+    """What a command run left: its exit code and its output."""
 
-    process: subprocess.Popen[str]
-    base_url: str
-    banner: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> Result:
+    """``inferencesh ARGS`` in this process: ``env`` replaces INFERENCE_* settings, ``stdin``
+    is piped in; stdout and stderr are captured (neither is a terminal)."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [key for key in os.environ if key.startswith("INFERENCE_")]:
+            patch.delenv(key)
+        for key, value in (env or {}).items():
+            patch.setenv(key, value)
+        patch.setattr(sys, "stdin", io.StringIO(stdin))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class Server:
+    """A local runtime in this process, with the template agent ``acme/helper``."""
+
+    runtime: LocalRuntime
+
+    @property
+    def base_url(self) -> str:
+        return self.runtime.base_url
 
     def env(self) -> dict[str, str]:
+        """The environment of a command process pointed at this server."""
         return clean_env(INFERENCE_BASE_URL=self.base_url, INFERENCE_API_KEY=API_KEY)
 
-    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, stdin: str = "") -> Result:
         """``inferencesh ARGS`` against this server (key and URL from the environment)."""
-        return subprocess.run(
-            [*COMMAND, *args], capture_output=True, text=True, env=self.env(), timeout=timeout
-        )
+        env = {"INFERENCE_BASE_URL": self.base_url, "INFERENCE_API_KEY": API_KEY}
+        return invoke(*args, env=env, stdin=stdin)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``inferencesh serve --port 0`` in a subprocess; the port is read from its banner."""
+    """A local runtime on a free loopback port, shared by the module's tests."""
     data_dir = tmp_path_factory.mktemp("serve-data")
     agents_file = data_dir / "agents.yaml"
     agents_file.write_text(AGENTS_YAML)
-    process = subprocess.Popen(
-        [
-            *COMMAND,
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-            "--agents",
-            str(agents_file),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=clean_env(),
-    )
-    guard = threading.Timer(60, process.kill)  # readline blocks: a silent server must not hang
-    guard.start()
+    with LocalRuntime(port=0, data_dir=data_dir, agents=str(agents_file)) as runtime:
+        assert runtime.base_url.startswith("http://127.0.0.1:")
+        yield Server(runtime)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """The URL of a server on loopback that accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():  # bounded: ends with the fixture
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
     try:
-        assert process.stdout is not None
-        banner: list[str] = []
-        base_url = ""
-        for _ in range(_STARTUP_LINES):
-            line = process.stdout.readline()
-            if not line:
-                break
-            banner.append(line.rstrip("\n"))
-            if line.startswith("inference.sh local runtime on "):
-                base_url = line.split(" on ", 1)[1].strip()
-            if base_url and line.strip() == "app infsh/stream":
-                break
-        guard.cancel()
-        assert base_url.startswith("http://127.0.0.1:"), banner
-        # It answers: the API refuses a request without a key, as it should.
-        assert httpx.get(f"{base_url}/sessions", timeout=10).status_code == 401
-        yield Server(process, base_url, banner)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
-        guard.cancel()
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop.set()
+        thread.join(5)
+        listener.close()
+        for connection in held:
+            connection.close()

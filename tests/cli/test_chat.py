@@ -1,4 +1,5 @@
-"""``inferencesh chat``, driven as a user would: subprocesses, piped stdin and a pseudo-terminal.
+"""``inferencesh chat``, driven as a user would: in-process runs with piped stdin, and subprocesses
+for signals and a pseudo-terminal.
 
 The agents answer with the runtime's scripted model: ``You said: TEXT``, and a line
 ``call NAME {json}`` calls that tool of the agent.
@@ -22,19 +23,12 @@ import pytest
 
 from inferencesh import app_tool, string, tool
 
-from .conftest import API_KEY, COMMAND, Server, clean_env
+from .conftest import API_KEY, COMMAND, INTERRUPTIBLE, Result, Server, invoke
 
 
-def chat(server: Server, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def chat(server: Server, *args: str, stdin: str = "") -> Result:
     """``inferencesh chat ARGS`` against the module's server, with ``stdin`` piped in."""
-    return subprocess.run(
-        [*COMMAND, "chat", *args],
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        env=server.env(),
-        timeout=60,
-    )
+    return server.run("chat", *args, stdin=stdin)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +66,14 @@ def test_piped_session_with_reset_and_exit(server: Server) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "You said: first\nYou said: second\n"  # no prompt: not a terminal
     assert "[new chat]" in done.stderr
+
+
+def test_help_and_unknown_commands_are_answered_locally(server: Server) -> None:
+    done = chat(server, "acme/helper", stdin="/help\n/nope\nhi\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "You said: hi\n"  # only "hi" reached the agent
+    assert "/reset  start a new chat" in done.stderr and "/exit   end the session" in done.stderr
+    assert "[unknown command /nope: /help lists them]" in done.stderr
 
 
 def test_end_of_input_ends_the_session(server: Server) -> None:
@@ -134,33 +136,21 @@ def test_unknown_agent_exits_1(server: Server) -> None:
 
 
 def test_missing_key_says_where_to_put_it() -> None:
-    done = subprocess.run(
-        [*COMMAND, "chat", "acme/helper", "-m", "hi"],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=60,
-    )
+    done = invoke("chat", "acme/helper", "-m", "hi")
     assert done.returncode == 2
     assert "--api-key" in done.stderr and "INFERENCE_API_KEY" in done.stderr
     assert done.stdout == ""
 
 
 def test_local_chats_with_the_scripted_model_without_key_or_server() -> None:
-    done = subprocess.run(
-        [*COMMAND, "chat", "--local", "-m", "offline"],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=120,
-    )
+    done = invoke("chat", "--local", "-m", "offline")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "You said: offline\n"
 
 
 def test_ctrl_c_stops_the_reply_and_says_so(server: Server, config: Path) -> None:
     process = subprocess.Popen(
-        [*COMMAND, "chat", "--config", str(config), "-m", 'call slow {"seconds": 120}'],
+        [*INTERRUPTIBLE, "chat", "--config", str(config), "-m", 'call slow {"seconds": 120}'],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -202,6 +192,7 @@ class Terminal:
     """The command on a pseudo-terminal: type lines, wait for text to show up."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        env = env | {"TERM": "dumb"}  # readline without terminal escapes
         self.leader, follower = pty.openpty()
         self.process = subprocess.Popen(
             args, stdin=follower, stdout=follower, stderr=follower, env=env
@@ -212,9 +203,17 @@ class Terminal:
     def type(self, line: str) -> None:
         os.write(self.leader, line.encode() + b"\n")
 
-    def wait_for(self, text: str, start: int = 0) -> int:
+    def shows(self, text: str, start: int = 0) -> bool:
+        """Whether ``text`` shows up after ``start`` within a few polls."""
+        try:
+            self.wait_for(text, start, polls=10)
+        except AssertionError:
+            return False
+        return True
+
+    def wait_for(self, text: str, start: int = 0, polls: int = 1200) -> int:
         """Read until ``text`` shows up after ``start``; return where it ends (bounded)."""
-        for _ in range(1200):  # at most ~60 s of 50 ms polls
+        for _ in range(polls):  # at most ~60 s of 50 ms polls
             found = self.screen.find(text, start)
             if found >= 0:
                 return found + len(text)
@@ -244,7 +243,8 @@ def test_terminal_session_prompts_streams_and_asks_for_approval(
 ) -> None:
     term = Terminal([*COMMAND, "chat", "--config", str(config)], server.env())
     try:
-        at = term.wait_for("> ")
+        at = term.wait_for("[/help lists the commands]")
+        at = term.wait_for("> ", at)
         term.type("hello terminal")
         at = term.wait_for("You said: hello terminal", at)
         at = term.wait_for("> ", at)
@@ -254,6 +254,38 @@ def test_terminal_session_prompts_streams_and_asks_for_approval(
         term.type("y")
         at = term.wait_for('echo returned {"n":1}.', at)
         at = term.wait_for("> ", at)
+        # readline: Ctrl-P twice recalls the message before the last (the "y" of the approval
+        # is not in the history), Ctrl-A and typing edit it.
+        term.type("\x10\x10\x01again: ")
+        at = term.wait_for("You said: again: hello terminal", at)
+        at = term.wait_for("> ", at)
+        term.type("/exit")
+    finally:
+        code = term.close()
+    assert code == 0, term.screen
+
+
+def test_terminal_ctrl_c_stops_the_reply_and_returns_to_the_prompt(
+    server: Server, config: Path
+) -> None:
+    term = Terminal([*INTERRUPTIBLE, "chat", "--config", str(config)], server.env())
+    try:
+        at = term.wait_for("> ")
+        term.type('call slow {"seconds": 120}')
+        at = term.wait_for("[tool slow", at)
+        term.process.send_signal(signal.SIGINT)
+        at = term.wait_for("[interrupted: stopped the reply in chat ", at)
+        at = term.wait_for("> ", at)
+        term.type("still here")
+        at = term.wait_for("You said: still here", at)
+        at = term.wait_for("> ", at)
+        # At the prompt: a fresh prompt, not an exit. A SIGINT that lands between the prompt
+        # and readline's wait for a key is only seen at the next key, so send until one shows.
+        for _ in range(50):
+            term.process.send_signal(signal.SIGINT)
+            if term.shows("\r\n> ", at):
+                break
+        at = term.wait_for("\r\n> ", at)
         term.type("/exit")
     finally:
         code = term.close()

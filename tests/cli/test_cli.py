@@ -1,4 +1,5 @@
-"""The ``inferencesh`` command, driven as a user would: subprocesses and a pseudo-terminal."""
+"""The ``inferencesh`` command, driven as a user would: in-process runs with captured output, and
+subprocesses where only a process shows the behaviour (signals, a terminal, a closed pipe)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,25 @@ import pty
 import re
 import select
 import signal
+import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
-from .conftest import API_KEY, COMMAND, Server, clean_env
+from inferencesh.cli import _resources
+
+from .conftest import API_KEY, COMMAND, INTERRUPTIBLE, Server, clean_env, invoke
 
 TASK_ID = re.compile(r"task ([0-9a-f]{24})")
+
+
+def plain(screen: str) -> str:
+    """Terminal output without its control sequences (colours, cursor moves)."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
 
 
 def last_line(text: str) -> str:
@@ -69,6 +80,20 @@ def test_run_json_prints_exactly_one_document(server: Server) -> None:
     assert "completed" in done.stderr
 
 
+def test_json_gives_status_names_next_to_the_numbers(server: Server) -> None:
+    done = server.run("run", "infsh/echo", "-i", "a=b", "--json", "-q")
+    task = json.loads(done.stdout)
+    keys = list(task)
+    assert task["status_name"] == "completed"
+    assert keys.index("status_name") == keys.index("status") + 1
+    assert {(event["status"], event["status_name"]) for event in task["events"]} >= {
+        (7, "running"),
+        (10, "completed"),
+    }
+    created = json.loads(server.run("run", "infsh/echo", "--no-wait", "--json").stdout)
+    assert created["status_name"] in ("received", "queued", "dispatched", "running", "completed")
+
+
 def test_run_uploads_local_files_and_downloads_output_files(server: Server, tmp_path: Path) -> None:
     source = tmp_path / "note.txt"
     source.write_text("make me loud\n")
@@ -101,6 +126,14 @@ def test_failing_app_exits_1_with_the_reason_on_one_line(server: Server) -> None
     assert done.returncode == 1
     assert re.fullmatch(r"inferencesh: task [0-9a-f]{24} failed: kaboom", last_line(done.stderr))
     assert done.stdout == ""
+    # The app's own log line shows; the worker's traceback does not, unless -v.
+    assert "about to fail" in done.stderr
+    assert "Traceback" not in done.stderr and "RuntimeError" not in done.stderr
+    assert "the app's traceback is hidden; -v shows it" in done.stderr
+    verbose = server.run("run", "infsh/fail", "-i", "message=kaboom", "-v")
+    assert "Traceback (most recent call last)" in verbose.stderr
+    assert "RuntimeError: kaboom" in verbose.stderr
+    assert re.fullmatch(r"inferencesh: task [0-9a-f]{24} failed: kaboom", last_line(done.stderr))
 
 
 def test_failing_app_with_json_still_prints_one_document(server: Server) -> None:
@@ -120,13 +153,7 @@ def test_unknown_app_exits_1(server: Server) -> None:
 
 
 def test_missing_key_says_where_to_put_it() -> None:
-    done = subprocess.run(
-        [*COMMAND, "run", "infsh/echo", "-i", "a=b"],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=60,
-    )
+    done = invoke("run", "infsh/echo", "-i", "a=b")
     assert done.returncode == 2
     reason = last_line(done.stderr)
     assert "--api-key" in reason and "INFERENCE_API_KEY" in reason and "--local" in reason
@@ -142,15 +169,11 @@ def test_bad_input_is_a_usage_error(server: Server) -> None:
 
 def test_the_key_is_never_printed(server: Server) -> None:
     secret = "inf_SECRET_do_not_print_42"
-    done = subprocess.run(
-        [*COMMAND, "run", "nobody/nothing", "--base-url", server.base_url, "--api-key", secret],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=60,
-    )
-    assert done.returncode == 1
-    assert secret not in done.stdout + done.stderr
+    args = ["run", "nobody/nothing", "--base-url", server.base_url, "--api-key", secret]
+    for extra in ([], ["-v"], ["--json"]):
+        done = invoke(*args, *extra)
+        assert done.returncode == 1
+        assert secret not in done.stdout + done.stderr
 
 
 # Ctrl-C
@@ -158,7 +181,7 @@ def test_the_key_is_never_printed(server: Server) -> None:
 
 def test_ctrl_c_cancels_the_task_and_says_so(server: Server) -> None:
     process = subprocess.Popen(
-        [*COMMAND, "run", "infsh/slow", "-i", "seconds:=120"],
+        [*INTERRUPTIBLE, "run", "infsh/slow", "-i", "seconds:=120"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -188,6 +211,27 @@ def test_ctrl_c_cancels_the_task_and_says_so(server: Server) -> None:
     assert last_line(rest) == f"inferencesh: interrupted: task {match.group(1)} cancelled"
     got = server.run("tasks", "get", match.group(1), "--json")
     assert json.loads(got.stdout)["status"] == 12  # CANCELLED
+
+
+def test_timeout_cancels_the_task(server: Server) -> None:
+    done = server.run("run", "infsh/slow", "-i", "seconds:=120", "--timeout", "0.5")
+    assert done.returncode == 124
+    match = re.fullmatch(
+        r"inferencesh: timed out after 0.5 s: task ([0-9a-f]{24}) cancelled", last_line(done.stderr)
+    )
+    assert match is not None, done.stderr
+    got = server.run("tasks", "get", match.group(1), "--json")
+    assert json.loads(got.stdout)["status_name"] == "cancelled"
+    assert server.run("run", "infsh/echo", "--timeout", "0").returncode == 2
+
+
+def test_tasks_wait_timeout_leaves_the_task_running(server: Server) -> None:
+    task_id = server.run("run", "infsh/slow", "-i", "seconds:=120", "--no-wait").stdout.strip()
+    waited = server.run("tasks", "wait", task_id, "--timeout", "0.5")
+    assert waited.returncode == 124
+    expected = f"inferencesh: timed out after 0.5 s: stopped waiting; task {task_id} keeps running"
+    assert last_line(waited.stderr) == expected
+    assert server.run("tasks", "cancel", task_id).returncode == 0
 
 
 def test_tasks_cancel_then_wait_reports_cancelled(server: Server) -> None:
@@ -237,8 +281,10 @@ def test_terminal_shows_a_live_status_line_with_logs_and_progress(server: Server
         [*COMMAND, "run", "infsh/slow", "-i", "seconds:=0.6"], env | {"TERM": "xterm"}
     )
     assert code == 0, screen
-    assert "\r\x1b[2K" in screen  # the status line is redrawn in place
-    assert re.search(r"task [0-9a-f]{24}  running  \d+\.\ds", screen)
+    # rich (the cli extra) draws the status line: a spinner, the task, its status, the time.
+    assert "\x1b[?25l" in screen  # the cursor is hidden while the line is live
+    screen = plain(screen)
+    assert re.search(r"task [0-9a-f]{24} running \d+\.\ds", screen), screen
     assert "sleeping 0.6 s" in screen  # the app's own output
     assert '"slept"' in screen
     code, screen = run_in_pty(
@@ -247,7 +293,18 @@ def test_terminal_shows_a_live_status_line_with_logs_and_progress(server: Server
         env | {"TERM": "xterm"},
     )
     assert code == 0, screen
-    assert "] 100%" in screen and re.search(r"\] +(25|50|75)%", screen)
+    screen = plain(screen)
+    assert "100%" in screen and re.search(r" (25|50|75)%", screen)
+
+
+def test_a_spinner_shows_while_the_api_has_not_answered(silent_server: str) -> None:
+    env = clean_env(INFERENCE_BASE_URL=silent_server, INFERENCE_API_KEY=API_KEY, TERM="xterm")
+    code, screen = run_in_pty([*COMMAND, "run", "infsh/echo", "--timeout", "1"], env)
+    assert code == 124, screen
+    screen = plain(screen)
+    assert "starting infsh/echo waiting" in screen
+    expected = "inferencesh: timed out after 1 s before the API confirmed the task"
+    assert last_line(screen.replace("\r", "\n")) == expected
 
 
 # sessions, apps, upload
@@ -260,9 +317,12 @@ def test_sessions_list_get_end(server: Server) -> None:
     again = server.run("run", "infsh/counter", "-i", "by:=3", "--session", session_id, "-q")
     assert json.loads(again.stdout)["count"] == 6
     listed = server.run("sessions", "list")
-    assert session_id in listed.stdout and "status" in listed.stdout.splitlines()[0]
+    assert "status" in listed.stdout.splitlines()[0]
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith(session_id)]
+    assert row.split()[1:3] == ["active", "infsh/counter"]  # the app by name, not its id
     shown = server.run("sessions", "get", session_id)
     assert "active" in shown.stdout and "calls" in shown.stdout
+    assert re.search(r"^app +infsh/counter$", shown.stdout, re.MULTILINE)
     ended = server.run("sessions", "end", session_id)
     assert ended.returncode == 0 and f"ended session {session_id}" in ended.stdout
     late = server.run("run", "infsh/counter", "--session", session_id)
@@ -283,6 +343,20 @@ def test_apps_get_shows_the_input_schema_as_a_table(server: Server) -> None:
     assert server.run("apps", "get", "no-slash").returncode == 2
 
 
+def test_apps_get_shows_file_fields_as_files(server: Server) -> None:
+    done = server.run("apps", "get", "infsh/file")
+    assert re.search(r"^file +file +yes", done.stdout, re.MULTILINE), done.stdout
+    assert "file: a local path (uploaded first) or an http(s) URL" in done.stdout
+    as_json = json.loads(server.run("apps", "get", "infsh/file", "--json").stdout)
+    assert as_json["version"]["input_schema"]["properties"]["file"]["format"] == "file"
+
+
+def test_tasks_get_shows_the_app_by_name(server: Server) -> None:
+    task_id = server.run("run", "infsh/echo", "--no-wait").stdout.strip()
+    shown = server.run("tasks", "get", task_id)
+    assert re.search(r"^app +infsh/echo$", shown.stdout, re.MULTILINE), shown.stdout
+
+
 def test_upload_prints_the_uri(server: Server, tmp_path: Path) -> None:
     path = tmp_path / "data.bin"
     path.write_bytes(b"\x00\x01payload")
@@ -292,21 +366,10 @@ def test_upload_prints_the_uri(server: Server, tmp_path: Path) -> None:
     assert httpx.get(done.stdout.strip(), timeout=10).content == b"\x00\x01payload"
 
 
-def test_serve_lists_its_apps(server: Server) -> None:
-    assert server.banner[0] == f"inference.sh local runtime on {server.base_url}"
-    assert "  app infsh/echo" in server.banner
-
-
 def test_flags_override_the_environment(server: Server) -> None:
-    env = clean_env(INFERENCE_BASE_URL="http://127.0.0.1:9", INFERENCE_API_KEY="inf_wrong_place")
-    done = subprocess.run(
-        [*COMMAND, "run", "infsh/echo", "-i", "a=b", "--base-url", server.base_url]
-        + ["--api-key", API_KEY],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    env = {"INFERENCE_BASE_URL": "http://127.0.0.1:9", "INFERENCE_API_KEY": "inf_wrong_place"}
+    args = ["run", "infsh/echo", "-i", "a=b", "--base-url", server.base_url, "--api-key", API_KEY]
+    done = invoke(*args, env=env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"a": "b"}
 
@@ -315,22 +378,78 @@ def test_flags_override_the_environment(server: Server) -> None:
 
 
 def test_local_runs_without_key_or_server() -> None:
-    done = subprocess.run(
-        [*COMMAND, "run", "infsh/echo", "-i", "message=hi", "--local"],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=120,
-    )
+    done = invoke("run", "infsh/echo", "-i", "message=hi", "--local")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"message": "hi"}
 
 
-def test_serve_registers_template_agents_from_a_file(server: Server) -> None:
-    response = httpx.get(
-        f"{server.base_url}/agents/acme/helper",
-        headers={"Authorization": f"Bearer {API_KEY}"},
-        timeout=10,
+# errors: one line, tracebacks only with -v
+
+
+def test_version() -> None:
+    done = subprocess.run([*COMMAND, "--version"], capture_output=True, text=True, check=True)
+    assert re.fullmatch(r"inferencesh \d+\.\d+\.\d+\S* \(Python 3\.\d+\.\d+\S*\)\n", done.stdout)
+
+
+def test_an_unexpected_error_is_one_line_and_v_shows_its_traceback(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(args: object) -> int:
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(_resources, "session_list", broken)
+    done = server.run("sessions", "list")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        "inferencesh: unexpected error: RuntimeError: something inside broke "
+        "(run again with -v for the traceback, and please report it)\n"
     )
-    assert response.status_code == 200, response.text
-    assert response.json()["data"]["name"] == "helper"
+    verbose = server.run("-v", "sessions", "list")
+    assert "Traceback (most recent call last)" in verbose.stderr
+    assert verbose.stderr.endswith("(run again with -v for the traceback, and please report it)\n")
+    assert server.run("sessions", "list", "-v").stderr == verbose.stderr  # -v after the command
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(server: Server, tmp_path: Path) -> None:
+    # `inferencesh ... --json | head -1`: more output than a pipe holds, and a reader that stops.
+    document = tmp_path / "input.json"
+    document.write_text(json.dumps({"text": "x" * 300_000}))
+    process = subprocess.Popen(
+        [*COMMAND, "run", "infsh/echo", "--input", f"@{document}", "--json", "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=server.env(),
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline() == b"{\n"
+    process.stdout.close()
+    errors = process.stderr.read()
+    assert process.wait(timeout=60) == 141  # 128 + SIGPIPE, as a shell reports it
+    assert errors == b""
+
+
+def test_a_missing_server_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "inferencesh.local._runtime", raising=False)
+    for args in (["run", "infsh/echo", "--local"], ["serve", "--port", "0"]):
+        done = invoke(*args)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(
+            "inferencesh: the local runtime needs the server extra: "
+            "pip install 'inferencesh[server]' ("
+        )
+        assert len(done.stderr.splitlines()) == 1
+
+
+def test_an_unreachable_api_is_one_line_with_what_to_check() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    done = invoke(
+        "tasks", "get", "abc", env={"INFERENCE_BASE_URL": closed, "INFERENCE_API_KEY": API_KEY}
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("inferencesh: cannot reach the API: GET /tasks/abc failed")
+    assert done.stderr.endswith(
+        "(is the server up, and --base-url (or INFERENCE_BASE_URL) right?)\n"
+    )
+    assert len(done.stderr.splitlines()) == 1

@@ -6,6 +6,8 @@ or renames a member must show up here, in review, before it reaches users.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from inferencesh.types import (
@@ -142,6 +144,25 @@ def test_int_enum_accepts_member_names_and_digit_strings() -> None:
         TaskStatus("no-such-status")
     with pytest.raises(ValueError):
         TaskStatus(2.5)  # type: ignore[arg-type]
+
+
+def test_int_enums_print_as_names_and_stay_ints() -> None:
+    status = TaskStatus.COMPLETED
+    assert str(status) == "COMPLETED" and f"{status}" == "COMPLETED"
+    # A renamed member's old name is the same member: it prints the current name.
+    assert str(TaskStatus.SCHEDULED) == "DISPATCHED"
+    assert str(TaskStatus(99)) == "UNRECOGNIZED_99"
+    assert f"{status:d}" == "10" and f"{status:>4}" == "  10"
+    assert int(status) == 10 and status == 10 and status > TaskStatus.RUNNING
+    assert repr(status) == "<TaskStatus.COMPLETED: 10>"
+    assert json.dumps({"status": status}) == '{"status": 10}'
+    now = "2026-11-20T09:00:00Z"
+    event = TaskEvent.model_validate(
+        {"id": "e", "task_id": "t", "created_at": now, "event_time": now, "status": 10}
+    )
+    assert event.status is TaskStatus.COMPLETED
+    assert event.model_dump(mode="json")["status"] == 10
+    assert '"status":10' in event.model_dump_json()
 
 
 def test_unknown_str_value_is_kept_and_round_trips() -> None:

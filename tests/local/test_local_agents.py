@@ -519,13 +519,36 @@ def test_messages_sent_to_a_busy_chat_are_queued(client: httpx.Client) -> None:
 
 
 def test_the_runtime_stops_cleanly_with_a_waiting_chat() -> None:
-    with LocalRuntime() as rt:
-        headers = {"Authorization": "Bearer inf_x"}
-        with httpx.Client(base_url=rt.base_url, headers=headers, timeout=30) as http:
-            sent = send(
-                http, {"agent_config": config(client_tool("t")), "input": {"text": "call t"}}
-            )
-            wait_chat(http, sent["assistant_message"]["chat_id"], waiting_call)
+    ended: list[str] = []
+    reading = threading.Event()
+
+    def read_stream(http: httpx.Client, chat_id: str) -> None:
+        try:
+            with http.stream("GET", f"/chats/{chat_id}/stream") as stream:
+                for _ in stream.iter_lines():
+                    reading.set()
+            ended.append("closed")
+        except httpx.HTTPError as exc:
+            ended.append(type(exc).__name__)
+        finally:
+            reading.set()
+
+    headers = {"Authorization": "Bearer inf_x"}
+    with LocalRuntime() as rt, httpx.Client(base_url=rt.base_url, headers=headers) as http:
+        sent = send(http, {"agent_config": config(client_tool("t")), "input": {"text": "call t"}})
+        chat_id = sent["assistant_message"]["chat_id"]
+        waiting = wait_chat(http, chat_id, waiting_call)
+        assert waiting["pending_interrupts"][0]["reason"] == "client_tool"
+        reader = threading.Thread(target=read_stream, args=(http, chat_id), daemon=True)
+        reader.start()
+        assert reading.wait(30) and not ended, ended  # the stream is open before the stop
+        base_url = rt.base_url
+    # stop() returned although the chat still waits for its tool's result; its stream was
+    # ended by the server rather than left hanging, and nothing listens on the port any more.
+    reader.join(30)
+    assert not reader.is_alive() and ended, ended
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base_url}/chats/{chat_id}", headers=headers, timeout=10)
 
 
 def test_chat_settings_allow_all_tools_and_post_messages(client: httpx.Client) -> None:

@@ -1,7 +1,7 @@
 """Schemathesis against the running runtime: no 5xx, and responses match schema/openapi.yaml.
 
 Only the operations the runtime implements are generated, with a bounded number of cases each,
-and only against the loopback runtime.
+and only against the loopback runtime. The cases are derandomized: every run sends the same ones.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from schemathesis.checks import (
     negative_data_rejection,
     positive_data_acceptance,
 )
+from schemathesis.core.transport import Response
 
 from inferencesh.local import LocalRuntime
 
@@ -58,20 +59,34 @@ IMPLEMENTED = [
 schema = schemathesis.openapi.from_path(SPEC).include(operation_id=IMPLEMENTED)
 
 
+# uvicorn answers a request it cannot parse (a generated header it refuses, say) itself, before
+# the runtime sees it: that is the HTTP server's answer, outside the API's spec.
+_UNPARSEABLE = (400, "Invalid HTTP request received.")
+
+
+def answered_by_the_http_server(response: Response) -> bool:
+    return (response.status_code, response.text) == _UNPARSEABLE
+
+
 @schema.parametrize()
 @settings(
     max_examples=25,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     database=None,
+    derandomize=True,
 )
 def test_runtime_conforms_to_the_openapi_spec(
     case: schemathesis.Case, runtime: LocalRuntime
 ) -> None:
     assert runtime.base_url.startswith("http://127.0.0.1:")
-    case.call_and_validate(
-        base_url=runtime.base_url,
-        headers={"Authorization": "Bearer inf_conformance"},
+    response = case.call(
+        base_url=runtime.base_url, headers={"Authorization": "Bearer inf_conformance"}
+    )
+    if answered_by_the_http_server(response):
+        return
+    case.validate_response(
+        response,
         # The spec makes every request field optional (upstream's rule) and the runtime, like the
         # platform, also refuses requests for business reasons (no app, a timeout out of range)
         # and ignores unknown fields; those two checks would flag exactly that. The runtime serves

@@ -4,6 +4,9 @@ The server adds enum members faster than clients are regenerated. A closed enum 
 old client crash on a new task status; these bases turn an unknown value into a pseudo-member
 named ``UNRECOGNIZED_<value>`` that keeps the value, dumps it back unchanged, and reports
 ``is_known == False``.
+
+Int enums read as their names (``print(task.status)`` shows ``COMPLETED``), while they stay
+ints for comparisons, arithmetic, ``%d``/``:d`` formatting and JSON.
 """
 
 from __future__ import annotations
@@ -15,7 +18,17 @@ __all__ = ["OpenIntEnum", "OpenStrEnum"]
 
 
 class OpenIntEnum(IntEnum):
-    """An int enum that accepts unknown values and member names ("completed" -> COMPLETED)."""
+    """An int enum that accepts unknown values and member names ("completed" -> COMPLETED).
+
+    ``str()`` and plain ``format()`` give the member name; a format spec (``f"{s:d}"``) and
+    ``int()`` give the number.
+    """
+
+    def __str__(self) -> str:
+        return self._name_
+
+    def __format__(self, format_spec: str) -> str:
+        return self._name_ if not format_spec else int.__format__(int(self), format_spec)
 
     @classmethod
     def _missing_(cls, value: object) -> Any:

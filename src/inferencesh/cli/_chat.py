@@ -19,6 +19,7 @@ from inferencesh.cli._common import (
     one_line,
     print_json,
     progress_stream,
+    to_json,
 )
 
 if TYPE_CHECKING:
@@ -34,6 +35,31 @@ LOCAL_AGENT: dict[str, Any] = {
     "system_prompt": "You are a helpful assistant.",
 }
 _NO_HANDLER = "client tool {name!r} has no handler in the inferencesh command"
+_HELP = """\
+/help   this list
+/reset  start a new chat (the agent forgets this one)
+/exit   end the session (also /quit, or Ctrl-D)
+Ctrl-C stops a reply and returns here. Any other line is sent to the agent."""
+
+
+def _line_editing() -> None:
+    """Arrow keys, line editing and this session's history for ``input()``, where the
+    standard library has readline (not on Windows)."""
+    try:
+        import readline  # noqa: F401  # pyright: ignore[reportUnusedImport]  # hooks input()
+    except ImportError:
+        pass
+
+
+def _forget_last_line() -> None:
+    """Keep an approval answer ("y") out of the message history."""
+    try:
+        import readline
+    except ImportError:
+        return
+    length = readline.get_current_history_length()
+    if length > 0:
+        readline.remove_history_item(length - 1)
 
 
 def register(commands: Any) -> None:
@@ -43,7 +69,9 @@ def register(commands: Any) -> None:
         help="chat with an agent (interactive, or one message with -m)",
         description="Chat with an agent: a template (namespace/name[@version]) or an ad-hoc "
         "config (--config FILE, JSON or YAML). Lines from stdin are messages; the reply streams "
-        "as it arrives. /reset starts a new chat, /exit or end of input ends it.",
+        "as it arrives. /help lists the commands, /reset starts a new chat, /exit or end of "
+        "input ends it. On a terminal, lines can be edited and recalled (arrow keys), and "
+        "Ctrl-C stops a reply and returns to the prompt.",
         epilog=(
             "With --local and no AGENT, the agent uses the local runtime's scripted model "
             "(infsh/scripted-llm): a line 'call NAME {json}' calls a tool of the agent. "
@@ -146,7 +174,7 @@ class _Turns:
         self.interactive = sys.stdin.isatty()
         self.stream_text = not args.json
         self._shown: set[str] = set()
-        self._streamed: set[str] = set()
+        self._streamed: dict[str, str] = {}  # message id -> the text streamed so far
         self._midline = False  # the reply's text is on stdout without its newline yet
 
     def _out(self, text: str) -> None:
@@ -175,7 +203,7 @@ class _Turns:
 
     def on_delta(self, delta: AgentDelta) -> None:
         if self.stream_text and delta.text:
-            self._streamed.add(delta.message_id)
+            self._streamed[delta.message_id] = self._streamed.get(delta.message_id, "") + delta.text
             self._out(delta.text)
 
     def on_message(self, message: ChatMessageDTO) -> None:
@@ -213,6 +241,7 @@ class _Turns:
             answer = input(f"approve {info.name} {args}? [y/N] ")
         except EOFError:
             return False
+        _forget_last_line()
         return answer.strip().lower() in ("y", "yes")
 
     def send(self, text: str) -> ChatMessageDTO:
@@ -229,15 +258,24 @@ class _Turns:
             self._end_line()
             raise CommandError(self._stop(), EXIT_INTERRUPTED) from None
         if self.stream_text:
-            if reply.id not in self._streamed:
-                self._out(_text(reply))  # no deltas came (a reconnect, say): the whole text
+            self._finish_text(_text(reply), self._streamed.get(reply.id))
             self._end_line()
         status = getattr(reply.status, "value", reply.status)
         if status in ("failed", "cancelled"):
             if self.args.json:
-                print_json(reply.model_dump(mode="json", by_alias=True))
+                print_json(to_json(reply))
             raise CommandError(self._failure(str(status)), EXIT_FAILED, printed=self.args.json)
         return reply
+
+    def _finish_text(self, final: str, streamed: str | None) -> None:
+        """Complete the streamed reply with its final text, which is authoritative."""
+        if streamed is None:
+            self._out(final)  # no deltas came (a reconnect, say): the whole text
+        elif final.startswith(streamed):
+            self._out(final[len(streamed) :])
+        else:  # the stream missed a piece: the whole reply again, on a line of its own
+            self._end_line()
+            self._out(final)
 
     def _stop(self) -> str:
         chat_id = self.agent.chat_id
@@ -261,28 +299,58 @@ class _Turns:
 
     def session(self) -> None:
         """Read messages from stdin until /exit or the end of the input."""
+        if self.interactive:
+            _line_editing()
+            self.note("[/help lists the commands]")
         while True:
             try:
-                line = input("> ") if self.interactive else sys.stdin.readline()
-            except EOFError:
-                line = ""
+                if not self._step():
+                    return
             except KeyboardInterrupt:
-                self._end_line()
-                raise CommandError("interrupted", EXIT_INTERRUPTED) from None
-            if not line:  # the end of the input
-                if self.interactive:
-                    self._out("\n")
-                return
-            text = line.strip()
-            if not text:
-                continue
-            if text in ("/exit", "/quit"):
-                return
-            if text == "/reset":
-                self.agent.reset()
-                self.note("[new chat]")
-                continue
+                if not self.interactive:
+                    raise CommandError("interrupted", EXIT_INTERRUPTED) from None
+                self._out("\n")  # as a shell does: a fresh prompt (Ctrl-D or /exit leave)
+
+    def _step(self) -> bool:
+        """Read one line and act on it; False ends the session."""
+        try:
+            line = input("> ") if self.interactive else sys.stdin.readline()
+        except EOFError:
+            line = ""
+        if not line:  # the end of the input
+            if self.interactive:
+                self._out("\n")
+            return False
+        text = line.strip()
+        if text.startswith("/"):
+            return self._command(text)
+        if text:
+            self._turn(text)
+        return True
+
+    def _command(self, text: str) -> bool:
+        """Run a /command; False ends the session."""
+        name = text.split()[0].lower()
+        if name in ("/exit", "/quit"):
+            return False
+        if name == "/reset":
+            self.agent.reset()
+            self.note("[new chat]")
+        elif name == "/help":
+            self.note(_HELP)
+        else:
+            self.note(f"[unknown command {name}: /help lists them]")
+        return True
+
+    def _turn(self, text: str) -> None:
+        """One turn of the session; on a terminal, Ctrl-C stops the reply and the session goes
+        on."""
+        try:
             self.send(text)
+        except CommandError as exc:
+            if not (self.interactive and exc.code == EXIT_INTERRUPTED):
+                raise
+            self.note(f"[{exc}]")
 
 
 def chat_command(args: argparse.Namespace) -> int:
@@ -300,5 +368,5 @@ def chat_command(args: argparse.Namespace) -> int:
             return 0
         reply = turns.send(args.message)
         if args.json:
-            print_json(reply.model_dump(mode="json", by_alias=True))
+            print_json(to_json(reply))
         return 0

@@ -8,29 +8,43 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Generator
+import threading
+from collections.abc import Callable, Generator
+from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 if TYPE_CHECKING:
     from inferencesh._client import Inference
+    from inferencesh.local import LocalRuntime
 
 __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
+    "EXIT_TIMEOUT",
     "EXIT_USAGE",
+    "SERVER_EXTRA",
     "CommandError",
+    "TimedOut",
     "add_client_options",
+    "add_verbose_option",
+    "check_timeout",
     "connect",
+    "load_runtime",
     "one_line",
     "parse_object",
     "print_json",
     "progress_stream",
+    "to_json",
+    "within",
 ]
 
 EXIT_FAILED = 1  # the task failed or was cancelled, or the API refused the request
 EXIT_USAGE = 2  # bad arguments or configuration (argparse uses 2 as well)
+EXIT_TIMEOUT = 124  # --timeout ran out, as timeout(1) reports it
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a SIGINT
+
+SERVER_EXTRA = "pip install 'inferencesh[server]'"
 
 LOCAL_API_KEY = "inf_local"
 MISSING_KEY = (
@@ -51,12 +65,69 @@ class CommandError(Exception):
         self.printed = printed
 
 
+class TimedOut(Exception):
+    """``within`` ran out of time; the work goes on in its thread until the process ends."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"timed out after {seconds:g} s")
+        self.seconds = seconds
+
+
+_T = TypeVar("_T")
+
+
+def within(seconds: float | None, work: Callable[[], _T]) -> _T:
+    """``work()``, or ``TimedOut`` once ``seconds`` have passed (``None``: no limit).
+
+    The work runs in a daemon thread so that a request the server never answers cannot hold the
+    command past its time; Ctrl-C still reaches the main thread while it waits.
+    """
+    if seconds is None:
+        return work()
+    results: list[_T] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            results.append(work())
+        except BaseException as exc:  # handed to the main thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="inferencesh-command", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimedOut(seconds)
+    if errors:
+        raise errors[0]
+    return results[0]
+
+
+def check_timeout(seconds: float | None) -> None:
+    """Refuse a ``--timeout`` that is not a positive number of seconds."""
+    if seconds is not None and not seconds > 0:
+        raise CommandError(
+            f"--timeout must be a number of seconds > 0, got {seconds:g}", EXIT_USAGE
+        )
+
+
 def one_line(text: object, limit: int = 300) -> str:
     """``text`` on one line: its lines joined, links to docs dropped, cut at ``limit``."""
     lines = [line.strip() for line in str(text).splitlines()]
     kept = [line for line in lines if line and not line.startswith("For further information")]
     joined = "; ".join(kept)
     return joined if len(joined) <= limit else joined[: limit - 3] + "..."
+
+
+def add_verbose_option(parser: argparse.ArgumentParser) -> None:
+    """``-v``: tracebacks and debug logs. SUPPRESS keeps a ``-v`` given before the command."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks and debug logs",
+    )
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +146,18 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print exactly one JSON document on stdout"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_verbose_option(parser)
+
+
+def load_runtime() -> type[LocalRuntime]:
+    """The ``LocalRuntime`` class, or a ``CommandError`` saying how to install it."""
+    try:
+        from inferencesh.local import LocalRuntime
+    except ImportError as exc:  # the server extra is missing
+        raise CommandError(
+            f"the local runtime needs the server extra: {SERVER_EXTRA} ({exc})", EXIT_USAGE
+        ) from None
+    return LocalRuntime
 
 
 @contextlib.contextmanager
@@ -89,13 +172,10 @@ def connect(args: argparse.Namespace) -> Generator[Inference, None, None]:
         with inference(api_key=key, base_url=args.base_url) as client:
             yield client
         return
-    try:
-        from inferencesh.local import LocalRuntime
-    except ImportError as exc:  # the server extra is missing
-        raise CommandError(f"--local needs 'inferencesh[server]': {exc}", EXIT_USAGE) from None
+    local_runtime = load_runtime()
     # The user's own key is never sent to the throwaway runtime.
     with (
-        LocalRuntime() as runtime,
+        local_runtime() as runtime,
         inference(api_key=LOCAL_API_KEY, base_url=runtime.base_url) as client,
     ):
         yield client
@@ -151,6 +231,35 @@ def parse_object(documents: list[str], pairs: list[str], what: str) -> dict[str,
         else:
             result[key] = value
     return result
+
+
+def _with_names(value: Any, data: Any) -> Any:
+    """``data`` (the JSON dump of ``value``) with ``<key>_name`` after every int enum field."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel) and isinstance(data, dict):
+        fields = type(value).model_fields
+        names = {field.alias or name: name for name, field in fields.items()}
+        result: dict[str, Any] = {}
+        for key, item in cast(dict[str, Any], data).items():
+            attribute = getattr(value, names[key]) if key in names else None
+            result[key] = _with_names(attribute, item)
+            if isinstance(attribute, IntEnum):
+                result[f"{key}_name"] = attribute.name.lower()
+        return result
+    if isinstance(value, (list, tuple)) and isinstance(data, list):
+        items, dumped = cast(list[Any], value), cast(list[Any], data)  # type: ignore[redundant-cast]
+        return [_with_names(v, d) for v, d in zip(items, dumped, strict=False)]
+    if isinstance(value, dict) and isinstance(data, dict):
+        mapping = cast(dict[Any, Any], value)  # type: ignore[redundant-cast]
+        return {k: _with_names(mapping.get(k), d) for k, d in cast(dict[str, Any], data).items()}
+    return data
+
+
+def to_json(model: Any) -> Any:
+    """A model as the command prints it: the wire JSON, plus ``status_name`` next to ``status``
+    (and the same for every numbered enum), so scripts need not know the numbers."""
+    return _with_names(model, model.model_dump(mode="json", by_alias=True))
 
 
 def print_json(value: Any) -> None:

@@ -3,23 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any, cast
 
+from inferencesh._errors import InferenceError
 from inferencesh.cli._common import (
     EXIT_USAGE,
     CommandError,
     add_client_options,
+    check_timeout,
     connect,
     print_json,
     progress_stream,
+    to_json,
 )
-from inferencesh.cli._display import Progress, status_name, table
-from inferencesh.cli._run import add_download_option, finish, follow_or_cancel, print_output
+from inferencesh.cli._display import Progress, open_progress, print_table, status_name
+from inferencesh.cli._run import (
+    Following,
+    add_wait_options,
+    finish,
+    follow,
+    follow_or_cancel,
+    print_output,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Generator
+    from typing import TypeVar
+
     from inferencesh._client import Inference
-    from inferencesh._generated.models import AppSessionDTO
+    from inferencesh._generated.models import AppSessionDTO, TaskDTO
+
+    _T = TypeVar("_T")
 
 __all__ = ["register"]
 
@@ -41,7 +57,7 @@ def register(commands: Any) -> None:
         parser = task_commands.add_parser(name, help=text)
         parser.add_argument("task_id", metavar="ID")
         if name == "wait":
-            add_download_option(parser)
+            add_wait_options(parser, "stop waiting after SECONDS (the task keeps running)")
         add_client_options(parser)
         parser.set_defaults(handler=handler)
 
@@ -68,21 +84,34 @@ def register(commands: Any) -> None:
     get.set_defaults(handler=app_get)
 
 
-def _dump(model: Any) -> Any:
-    return model.model_dump(mode="json", by_alias=True)
+@contextlib.contextmanager
+def _client(
+    args: argparse.Namespace, label: str
+) -> Generator[tuple[Inference, Progress], None, None]:
+    """The client, and a spinner labelled ``label`` from before the first request is sent."""
+    with connect(args) as client, open_progress(progress_stream(args), args.verbose) as progress:
+        progress.waiting(label)
+        yield client, progress
+
+
+def _quietly(progress: Progress, call: Callable[[], _T]) -> _T:
+    """``call()``, with the spinner removed before anything is printed."""
+    try:
+        return call()
+    finally:
+        progress.stop()
 
 
 def upload_command(args: argparse.Namespace) -> int:
     """``inferencesh upload FILE``: the uri goes to stdout, progress to the progress stream."""
-    with connect(args) as client, Progress(progress_stream(args)) as progress:
+    with connect(args) as client, open_progress(progress_stream(args), args.verbose) as progress:
 
         def report(sent: int, total: int | None) -> None:
             progress.upload(args.file, sent, total)
 
-        record = client.files.upload(args.file, progress=report)
-        progress.stop()
+        record = _quietly(progress, lambda: client.files.upload(args.file, progress=report))
         if args.json:
-            print_json(_dump(record))
+            print_json(to_json(record))
         else:
             print(record.get("uri"))
     return 0
@@ -93,17 +122,39 @@ def _fields(rows: list[tuple[str, Any]]) -> str:
     return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows if value is not None)
 
 
+class _AppNames:
+    """``namespace/name`` of app ids, each looked up once; the id itself when the lookup fails."""
+
+    def __init__(self, client: Inference) -> None:
+        self._client = client
+        self._names: dict[str, str] = {}
+
+    def __call__(self, app_id: str) -> str:
+        if not app_id:
+            return ""
+        if app_id not in self._names:
+            try:
+                app = self._client.apps.get(app_id)
+                self._names[app_id] = f"{app.namespace}/{app.name}"
+            except InferenceError:
+                self._names[app_id] = app_id
+        return self._names[app_id]
+
+
 def task_get(args: argparse.Namespace) -> int:
     """``inferencesh tasks get ID``."""
-    with connect(args) as client:
-        task = client.tasks.get(args.task_id)
-    if args.json:
-        print_json(_dump(task))
-        return 0
-    app = task.get("app")
+    with _client(args, f"getting task {args.task_id}") as (client, progress):
+        task = _quietly(progress, lambda: client.tasks.get(args.task_id))
+        if args.json:
+            print_json(to_json(task))
+            return 0
+        app = task.get("app")
+        app_name = (
+            f"{app.namespace}/{app.name}" if app is not None else _AppNames(client)(task.app_id)
+        )
     rows: list[tuple[str, Any]] = [
         ("id", task.id),
-        ("app", f"{app.namespace}/{app.name}" if app is not None else task.app_id),
+        ("app", app_name),
         ("function", task.function or None),
         ("status", status_name(task.status)),
         ("created", task.created_at.isoformat()),
@@ -120,8 +171,8 @@ def task_get(args: argparse.Namespace) -> int:
 
 def task_cancel(args: argparse.Namespace) -> int:
     """``inferencesh tasks cancel ID``."""
-    with connect(args) as client:
-        client.tasks.cancel(args.task_id)
+    with _client(args, f"cancelling task {args.task_id}") as (client, progress):
+        _quietly(progress, lambda: client.tasks.cancel(args.task_id))
     if args.json:
         print_json({"id": args.task_id, "cancel_requested": True})
     else:
@@ -131,18 +182,25 @@ def task_cancel(args: argparse.Namespace) -> int:
 
 def task_wait(args: argparse.Namespace) -> int:
     """``inferencesh tasks wait ID``: like ``run`` for a task that already exists."""
-    with connect(args) as client, Progress(progress_stream(args)) as progress:
+    check_timeout(args.timeout)
+    with connect(args) as client, open_progress(progress_stream(args), args.verbose) as progress:
+        progress.waiting(f"task {args.task_id}")
+
+        def work(state: Following) -> TaskDTO:
+            return follow(client, args.task_id, progress, state)
+
         # Ctrl-C stops waiting only: the task may belong to another run of the command.
-        task = follow_or_cancel(client, args.task_id, progress, args.json, cancel=False)
+        state = Following(args.task_id)
+        task = follow_or_cancel(client, work, args, progress, state, cancel=False)
         return finish(task, args, progress)
 
 
-def _session_rows(sessions: list[AppSessionDTO]) -> list[list[str]]:
+def _session_rows(sessions: list[AppSessionDTO], app_name: _AppNames) -> list[list[str]]:
     return [
         [
             session.id,
             str(session.status.value),
-            session.app_id,
+            app_name(session.app_id),
             str(session.call_count),
             session.expires_at.isoformat(timespec="seconds"),
         ]
@@ -152,29 +210,37 @@ def _session_rows(sessions: list[AppSessionDTO]) -> list[list[str]]:
 
 def session_list(args: argparse.Namespace) -> int:
     """``inferencesh sessions list``."""
-    with connect(args) as client:
-        sessions = client.sessions.list()
-    if args.json:
-        print_json([_dump(session) for session in sessions])
-    elif not sessions:
+    with _client(args, "listing sessions") as (client, progress):
+        try:
+            sessions = client.sessions.list()
+            if args.json:
+                print_json([to_json(session) for session in sessions])
+                return 0
+            rows = _session_rows(sessions, _AppNames(client))
+        finally:
+            progress.stop()
+    if not rows:
         print("no sessions")
     else:
-        headers = ["id", "status", "app", "calls", "expires"]
-        print(table(headers, _session_rows(sessions)))
+        print_table(["id", "status", "app", "calls", "expires"], rows)
     return 0
 
 
 def session_get(args: argparse.Namespace) -> int:
     """``inferencesh sessions get ID``."""
-    with connect(args) as client:
-        session = client.sessions.get(args.session_id)
-    if args.json:
-        print_json(_dump(session))
-        return 0
+    with _client(args, f"getting session {args.session_id}") as (client, progress):
+        try:
+            session = client.sessions.get(args.session_id)
+            if args.json:
+                print_json(to_json(session))
+                return 0
+            app_name = _AppNames(client)(session.app_id)
+        finally:
+            progress.stop()
     rows: list[tuple[str, Any]] = [
         ("id", session.id),
         ("status", session.status.value),
-        ("app", session.app_id),
+        ("app", app_name),
         ("calls", session.call_count),
         ("idle timeout", f"{session.idle_timeout}s" if session.idle_timeout else None),
         ("expires", session.expires_at.isoformat(timespec="seconds")),
@@ -186,8 +252,8 @@ def session_get(args: argparse.Namespace) -> int:
 
 def session_end(args: argparse.Namespace) -> int:
     """``inferencesh sessions end ID``."""
-    with connect(args) as client:
-        client.sessions.end(args.session_id)
+    with _client(args, f"ending session {args.session_id}") as (client, progress):
+        _quietly(progress, lambda: client.sessions.end(args.session_id))
     if args.json:
         print_json({"id": args.session_id, "ended": True})
     else:
@@ -195,7 +261,17 @@ def session_end(args: argparse.Namespace) -> int:
     return 0
 
 
+_FILE_HINT = "file: a local path (uploaded first) or an http(s) URL"
+
+
+def _is_file(schema: dict[str, Any]) -> bool:
+    ref = str(schema.get("$ref") or "")
+    return schema.get("format") == "file" or ref.rsplit("/", 1)[-1] == "File"
+
+
 def _type(schema: dict[str, Any]) -> str:
+    if _is_file(schema):
+        return "file"
     if "$ref" in schema:
         return str(schema["$ref"]).rsplit("/", 1)[-1]
     if "enum" in schema:
@@ -233,10 +309,10 @@ def _app(client: Inference, ref: str) -> Any:
 
 def app_get(args: argparse.Namespace) -> int:
     """``inferencesh apps get NAMESPACE/NAME``: the app and its input schema as a table."""
-    with connect(args) as client:
-        app = _app(client, args.ref)
+    with _client(args, f"getting app {args.ref}") as (client, progress):
+        app = _quietly(progress, lambda: _app(client, args.ref))
     if args.json:
-        print_json(_dump(app))
+        print_json(to_json(app))
         return 0
     version = app.version
     schema: Any = version.input_schema if version is not None else None
@@ -255,9 +331,14 @@ def app_get(args: argparse.Namespace) -> int:
     print(f"\ninput{f' of {function}' if function else ''}:")
     rows = schema_rows(schema)
     headers = ["field", "type", "required", "default", "description"]
-    print(table(headers, rows) if rows else "(no fields declared; any input is accepted)")
+    if rows:
+        print_table(headers, rows)
+    else:
+        print("(no fields declared; any input is accepted)")
     setup_rows = schema_rows(version.setup_schema if version is not None else None)
     if setup_rows:
         print("\nsetup:")
-        print(table(headers, setup_rows))
+        print_table(headers, setup_rows)
+    if any(row[1].startswith(("file", "list[file]")) for row in rows + setup_rows):
+        print(f"\n{_FILE_HINT}")
     return 0

@@ -6,10 +6,11 @@ import argparse
 import json
 import os
 import re
+import threading
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 
@@ -18,26 +19,32 @@ from inferencesh._status import is_terminal_status
 from inferencesh.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_TIMEOUT,
     CommandError,
+    TimedOut,
     add_client_options,
+    check_timeout,
     connect,
     one_line,
     parse_object,
     print_json,
     progress_stream,
+    to_json,
+    within,
 )
-from inferencesh.cli._display import Progress, status_name
+from inferencesh.cli._display import Progress, open_progress, status_name
 from inferencesh.files import UploadFileOptions, plan_input
 
 if TYPE_CHECKING:
     # Only for annotations: the generated models take most of the command's start-up time, and
     # commands that fail early (no key, bad arguments) should not pay for them.
     from inferencesh._client import Inference
-    from inferencesh._generated.models import TaskDTO
+    from inferencesh._generated.models import TaskDTO, TaskResultDTO
 
-__all__ = ["add_download_option", "finish", "follow", "register"]
+__all__ = ["Following", "add_wait_options", "finish", "follow", "follow_or_cancel", "register"]
 
 _CANCEL_WAIT_SECONDS = 15.0
+_T = TypeVar("_T")
 
 
 def register(commands: Any) -> None:
@@ -50,7 +57,7 @@ def register(commands: Any) -> None:
             'Input: --input \'{"text": "hi"}\' or --input @input.json, then -i key=value '
             "(a string) or -i key:=json (numbers, booleans, lists). Strings naming local files "
             "are uploaded first. Exit codes: 0 completed, 1 failed or cancelled, 2 bad usage, "
-            "130 interrupted (the task is cancelled)."
+            "124 --timeout ran out and 130 interrupted (the task is cancelled in both cases)."
         ),
     )
     parser.add_argument("app", metavar="APP", help="app reference: namespace/name[@version]")
@@ -71,14 +78,15 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--no-wait", action="store_true", help="print the task id and return at once"
     )
-    add_download_option(parser)
+    add_wait_options(parser, "give up after SECONDS and cancel the task")
     add_client_options(parser)
     parser.set_defaults(handler=run_command)
 
 
-def add_download_option(parser: argparse.ArgumentParser) -> None:
-    """``--download DIR``, shared by ``run`` and ``tasks wait``."""
+def add_wait_options(parser: argparse.ArgumentParser, timeout_help: str) -> None:
+    """``--download DIR`` and ``--timeout SECONDS``, shared by ``run`` and ``tasks wait``."""
     parser.add_argument("--download", metavar="DIR", help="save the output files into DIR")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help=timeout_help)
 
 
 def _setup(values: list[str]) -> dict[str, Any]:
@@ -125,11 +133,22 @@ def _upload_inputs(client: Inference, params: dict[str, Any], progress: Progress
     params["input"] = plan.fill(uris)
 
 
-def follow(client: Inference, task_id: str, progress: Progress) -> TaskDTO:
+class Following:
+    """What the main thread needs to know about work that may run in ``within``'s thread: the
+    task once it exists, and whether the command has given up on the work."""
+
+    def __init__(self, task_id: str | None = None) -> None:
+        self.task_id = task_id
+        self.abandoned = threading.Event()
+
+
+def follow(client: Inference, task_id: str, progress: Progress, state: Following) -> TaskDTO:
     """Stream the task's updates into ``progress`` until it ends; return its last state."""
     last: TaskDTO | None = None
     with client.tasks.stream(task_id) as updates:
         for task in updates:
+            if state.abandoned.is_set():
+                break
             last = task
             progress.task(task)
     if last is None or not is_terminal_status(last.status):
@@ -137,8 +156,7 @@ def follow(client: Inference, task_id: str, progress: Progress) -> TaskDTO:
     return last
 
 
-def _cancel(client: Inference, task_id: str, progress: Progress) -> TaskDTO | None:
-    progress.note(f"interrupted: cancelling task {task_id}")
+def _cancel(client: Inference, task_id: str) -> TaskDTO | None:
     try:
         client.tasks.cancel(task_id)
         return client.tasks.wait_for_completion(task_id, timeout=_CANCEL_WAIT_SECONDS)
@@ -149,29 +167,47 @@ def _cancel(client: Inference, task_id: str, progress: Progress) -> TaskDTO | No
 
 
 def follow_or_cancel(
-    client: Inference, task_id: str, progress: Progress, json_output: bool, cancel: bool = True
-) -> TaskDTO:
-    """``follow``; on Ctrl-C cancel the task (or, without ``cancel``, leave it running) and end
-    the command with exit code 130."""
+    client: Inference,
+    work: Callable[[Following], _T],
+    args: argparse.Namespace,
+    progress: Progress,
+    state: Following,
+    cancel: bool = True,
+) -> _T:
+    """``work`` (which follows a task), within ``args.timeout`` seconds. On Ctrl-C or when time
+    runs out, cancel the task (or, without ``cancel``, leave it running) and end the command
+    with exit code 130 or 124."""
     try:
-        return follow(client, task_id, progress)
-    except KeyboardInterrupt:
-        if not cancel:
-            progress.stop()
-            raise CommandError(
-                f"interrupted: stopped waiting; task {task_id} keeps running", EXIT_INTERRUPTED
-            ) from None
-        task = _cancel(client, task_id, progress)
+        return within(getattr(args, "timeout", None), lambda: work(state))
+    except (KeyboardInterrupt, TimedOut) as exc:
+        state.abandoned.set()
+        why, code = (
+            ("interrupted", EXIT_INTERRUPTED)
+            if isinstance(exc, KeyboardInterrupt)
+            else (str(exc), EXIT_TIMEOUT)
+        )
+        stopped = exc
+    task_id = state.task_id
+    if task_id is None:
+        progress.stop()
+        if isinstance(stopped, TimedOut):
+            raise CommandError(f"{why} before the API confirmed the task", code) from None
+        raise CommandError(why, code) from None
+    if not cancel:
+        progress.stop()
+        raise CommandError(f"{why}: stopped waiting; task {task_id} keeps running", code) from None
+    progress.note(f"{why}: cancelling task {task_id}")
+    task = _cancel(client, task_id)
     progress.stop()
     status = status_name(task.status) if task is not None else "unknown"
-    printed = json_output and task is not None
+    printed = args.json and task is not None
     if printed and task is not None:
-        print_json(task.model_dump(mode="json", by_alias=True))
+        print_json(to_json(task))
     if status == "cancelled":
-        message = f"interrupted: task {task_id} cancelled"
+        message = f"{why}: task {task_id} cancelled"
     else:
-        message = f"interrupted: task {task_id} is {status} (cancel was requested)"
-    raise CommandError(message, EXIT_INTERRUPTED, printed=printed)
+        message = f"{why}: task {task_id} is {status} (cancel was requested)"
+    raise CommandError(message, code, printed=printed)
 
 
 def _files(value: Any) -> list[dict[str, Any]]:
@@ -244,7 +280,7 @@ def finish(task: TaskDTO, args: argparse.Namespace, progress: Progress) -> int:
         if args.download:
             download(task.get("output"), args.download, progress.note)
         if args.json:
-            print_json(task.model_dump(mode="json", by_alias=True))
+            print_json(to_json(task))
         else:
             session = task.get("session_id")
             suffix = f", session {session}" if session else ""
@@ -252,7 +288,7 @@ def finish(task: TaskDTO, args: argparse.Namespace, progress: Progress) -> int:
             print_output(task.get("output"))
         return 0
     if args.json:
-        print_json(task.model_dump(mode="json", by_alias=True))
+        print_json(to_json(task))
     error = one_line(task.get("error") or "")
     repeats_status = error.lower() in (status, f"task {status}")
     reason = f": {error}" if error and not repeats_status else ""
@@ -262,15 +298,27 @@ def finish(task: TaskDTO, args: argparse.Namespace, progress: Progress) -> int:
 def run_command(args: argparse.Namespace) -> int:
     """``inferencesh run APP ...``."""
     params = _params(args)
-    with connect(args) as client, Progress(progress_stream(args)) as progress:
-        _upload_inputs(client, params, progress)
-        created = client.tasks.run(params, wait=False, upload_files=False)
-        if args.no_wait:
+    check_timeout(args.timeout)
+    with connect(args) as client, open_progress(progress_stream(args), args.verbose) as progress:
+        created: list[TaskResultDTO] = []
+
+        def work(state: Following) -> TaskDTO | None:
+            _upload_inputs(client, params, progress)
+            progress.waiting(f"starting {args.app}")
+            task = client.tasks.run(params, wait=False, upload_files=False)
+            state.task_id = task.id
+            created.append(task)
+            if args.no_wait:
+                return None
+            progress.status(f"task {task.id}", status_name(task.get("status")))
+            return follow(client, task.id, progress, state)
+
+        finished = follow_or_cancel(client, work, args, progress, Following())
+        if finished is None:  # --no-wait
+            progress.stop()
             if args.json:
-                print_json(created.model_dump(mode="json", by_alias=True))
+                print_json(to_json(created[0]))
             else:
-                print(created.id)
+                print(created[0].id)
             return 0
-        progress.status(f"task {created.id}", status_name(created.get("status")))
-        task = follow_or_cancel(client, created.id, progress, args.json)
-        return finish(task, args, progress)
+        return finish(finished, args, progress)

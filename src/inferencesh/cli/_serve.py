@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import logging
+import socket
 import sys
+import time
+from collections.abc import Generator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from inferencesh.cli._common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    CommandError,
+    add_verbose_option,
+    load_runtime,
+    one_line,
+)
+
 __all__ = ["register", "serve"]
+
+LOCAL_KEY = "inf_local"  # any inf_ key is accepted without --api-key
 
 
 def register(commands: Any) -> None:
     """Add ``serve`` to the command parsers."""
     serve_parser: argparse.ArgumentParser = commands.add_parser(
-        "serve", help="run the local runtime (the inference.sh API on loopback)"
+        "serve",
+        help="run the local runtime (the inference.sh API on loopback)",
+        description="Serve the inference.sh API on loopback with the built-in apps and yours. "
+        "Each request is logged on one line (-q: no request log); Ctrl-C stops it.",
     )
     serve_parser.add_argument(
         "--app",
@@ -76,28 +96,128 @@ def register(commands: Any) -> None:
         action="store_true",
         help="refuse tool approvals made with an API key (403 requires_sign_in, as the platform)",
     )
+    serve_parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no line per request (errors still show)"
+    )
+    add_verbose_option(serve_parser)
     serve_parser.set_defaults(handler=serve)
 
 
 def _folders(root: str) -> list[Path]:
     path = Path(root)
+    if not path.is_dir():
+        what = "is not a folder" if path.exists() else "does not exist"
+        raise CommandError(f"--apps {root}: {what}", EXIT_USAGE)
     if (path / "inference.py").is_file():
         return [path]
-    return sorted(p for p in path.iterdir() if (p / "inference.py").is_file())
+    found = sorted(p for p in path.iterdir() if (p / "inference.py").is_file())
+    if not found:
+        raise CommandError(
+            f"--apps {root}: no inference.py in it or in any folder directly under it", EXIT_USAGE
+        )
+    return found
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> CommandError:
+    if exc.errno == errno.EADDRINUSE:
+        return CommandError(
+            f"port {port} on {host} is already in use: stop the other server, or pick another "
+            "port with --port (--port 0 picks a free one)",
+            EXIT_FAILED,
+        )
+    if exc.errno == errno.EACCES:
+        return CommandError(
+            f"not allowed to listen on port {port} (ports below 1024 need privileges): "
+            "pick another with --port",
+            EXIT_FAILED,
+        )
+    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+        return CommandError(f"cannot listen on {host}: not an address of this machine", EXIT_USAGE)
+    return CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_FAILED)
+
+
+class _AccessLine(logging.Formatter):
+    """uvicorn's access record as ``HH:MM:SS  POST /apps/run  200``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            _client, method, path, _version, status = args
+            stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+            return f"{stamp}  {method} {path}  {status}"
+        return super().format(record)
+
+
+class _OneLineErrors(logging.Filter):
+    """A request handler's exception as one line in the server log (the traceback with -v)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info or record.exc_info[1] is None:
+            return True
+        error = record.exc_info[1]
+        if _disconnected(error):
+            record.msg = (
+                "a client disconnected before its request was read; the request was dropped"
+            )
+        else:
+            record.msg = (
+                f"a request failed: {type(error).__name__}: {one_line(error)} "
+                "(serve -v shows the traceback)"
+            )
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def _disconnected(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if type(seen).__name__ == "ClientDisconnect":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@contextmanager
+def _one_line_errors(verbose: bool) -> Generator[None, None, None]:
+    """Request handlers' exceptions as one line each, unless ``verbose``."""
+    errors = logging.getLogger("uvicorn.error")  # where uvicorn logs them, with a traceback
+    one_line_errors = _OneLineErrors()
+    if not verbose:
+        errors.addFilter(one_line_errors)
+    try:
+        yield
+    finally:
+        errors.removeFilter(one_line_errors)
+
+
+@contextmanager
+def _request_log(quiet: bool) -> Generator[None, None, None]:
+    """A line per request on stdout (unless ``quiet``), from uvicorn's access records."""
+    # uvicorn writes them once "uvicorn.access" has a handler; the runtime's start() reset it.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_AccessLine())
+    access = logging.getLogger("uvicorn.access")
+    level = access.level
+    if not quiet:
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
 
 
 def serve(args: argparse.Namespace) -> int:
     """Run the runtime in the foreground until interrupted."""
-    try:
-        from inferencesh.local import LocalRuntime
-    except ImportError as exc:  # the server extra is missing
-        print(f"the local runtime needs 'inferencesh[server]': {exc}", file=sys.stderr)
-        return 2
+    local_runtime = load_runtime()
     apps: list[str] = list(args.app)
     for root in args.apps:
         apps += [str(folder) for folder in _folders(root)]
     try:
-        runtime = LocalRuntime(
+        runtime = local_runtime(
             port=args.port,
             data_dir=args.data_dir,
             api_key=args.api_key,
@@ -115,13 +235,27 @@ def serve(args: argparse.Namespace) -> int:
             check_apps=True,
             agents=list(args.agents),
             allow_key_approvals=not args.no_key_approvals,
-        ).start()
-    except (ValueError, RuntimeError, OSError) as exc:
-        print(f"inferencesh serve: {exc}", file=sys.stderr)
-        return 2
-    print(f"inference.sh local runtime on {runtime.base_url}", flush=True)
-    print(f"  {runtime.storage}", flush=True)
-    for ref in runtime.registry.refs():
-        print(f"  app {ref}", flush=True)
-    runtime.wait()
+        )
+    except (ValueError, OSError, ImportError) as exc:  # a bad app, agents file, ref or limit
+        raise CommandError(f"cannot serve: {one_line(exc)}", EXIT_USAGE) from None
+    with _one_line_errors(bool(getattr(args, "verbose", False))):
+        try:
+            runtime.start()
+        except OSError as exc:
+            raise _bind_error(exc, args.host, args.port) from None
+        except (ValueError, RuntimeError) as exc:  # an app that cannot load, a data dir in use
+            raise CommandError(f"cannot serve: {one_line(exc)}", EXIT_USAGE) from None
+        print(f"inference.sh local runtime on {runtime.base_url}", flush=True)
+        print(f"  {runtime.storage}", flush=True)
+        for ref in runtime.registry.refs():
+            print(f"  app {ref}", flush=True)
+        if args.api_key:  # never printed: the user knows it
+            print("Point the client and the command at it (with your --api-key):", flush=True)
+            print(f"  export INFERENCE_BASE_URL={runtime.base_url}", flush=True)
+        else:
+            print("Point the client and the command at it:", flush=True)
+            export = f"INFERENCE_BASE_URL={runtime.base_url} INFERENCE_API_KEY={LOCAL_KEY}"
+            print(f"  export {export}", flush=True)
+        with _request_log(args.quiet):
+            runtime.wait()
     return 0
