@@ -64,6 +64,7 @@ class _BaseInference:
         headers: Mapping[str, str] | None,
         max_concurrency: int,
         stream_idle_timeout: float | None,
+        strict_responses: bool,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("INFERENCE_API_KEY")
         if not isinstance(key, str) or not key.strip():
@@ -85,6 +86,7 @@ class _BaseInference:
             headers=headers,
             max_concurrency=max_concurrency,
             stream_idle_timeout=stream_idle_timeout,
+            strict_responses=strict_responses,
         )
 
     @property
@@ -118,6 +120,7 @@ class Inference(_BaseInference):
         http_client: httpx.Client | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+        strict_responses: bool = False,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -127,6 +130,7 @@ class Inference(_BaseInference):
             headers=headers,
             max_concurrency=max_concurrency,
             stream_idle_timeout=stream_idle_timeout,
+            strict_responses=strict_responses,
         )
         self._transport = SyncTransport(self._config, http_client)
 
@@ -271,6 +275,7 @@ class AsyncInference(_BaseInference):
         http_client: httpx.AsyncClient | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+        strict_responses: bool = False,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -280,6 +285,7 @@ class AsyncInference(_BaseInference):
             headers=headers,
             max_concurrency=max_concurrency,
             stream_idle_timeout=stream_idle_timeout,
+            strict_responses=strict_responses,
         )
         self._transport = AsyncTransport(self._config, http_client)
 
@@ -417,9 +423,15 @@ def inference(
     http_client: httpx.Client | None = None,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+    strict_responses: bool = False,
 ) -> Inference:
     """A blocking client. The key comes from ``api_key`` or ``INFERENCE_API_KEY``; the base URL
-    from ``base_url``, ``INFERENCE_BASE_URL`` or ``https://api.inference.sh``."""
+    from ``base_url``, ``INFERENCE_BASE_URL`` or ``https://api.inference.sh``.
+
+    Success bodies are read as the Go server writes them: a missing field is its zero value.
+    ``strict_responses=True`` refuses a body that lacks a field the schema requires (for
+    conformance tests against a server of your own).
+    """
     return Inference(
         api_key=api_key,
         base_url=base_url,
@@ -429,6 +441,7 @@ def inference(
         http_client=http_client,
         max_concurrency=max_concurrency,
         stream_idle_timeout=stream_idle_timeout,
+        strict_responses=strict_responses,
     )
 
 
@@ -442,6 +455,7 @@ def async_inference(
     http_client: httpx.AsyncClient | None = None,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+    strict_responses: bool = False,
 ) -> AsyncInference:
     """An async client; same configuration as :func:`inference`."""
     return AsyncInference(
@@ -453,4 +467,5 @@ def async_inference(
         http_client=http_client,
         max_concurrency=max_concurrency,
         stream_idle_timeout=stream_idle_timeout,
+        strict_responses=strict_responses,
     )

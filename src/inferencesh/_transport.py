@@ -51,6 +51,7 @@ from inferencesh._errors import (
 )
 from inferencesh._http11 import AsyncHTTP11Transport, HTTP11Transport
 from inferencesh._logging import logger, redact
+from inferencesh._runtime.base import read_context
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -143,6 +144,7 @@ class TransportConfig:
         headers: Mapping[str, str] | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+        strict_responses: bool = False,
     ) -> None:
         if max_retries < 0:
             raise InvalidInputError(f"max_retries must be >= 0, got {max_retries}")
@@ -158,6 +160,9 @@ class TransportConfig:
         self.extra_headers = dict(headers or {})
         self.max_concurrency = max_concurrency
         self.stream_idle_timeout = stream_idle_timeout
+        self.strict_responses = strict_responses
+        # How 2xx bodies are read: tolerant (Go zero values for absent fields) unless strict.
+        self.read_context = read_context(strict_responses)
 
     def __repr__(self) -> str:
         return f"TransportConfig(base_url={self.base_url!r}, max_retries={self.max_retries})"
@@ -503,25 +508,39 @@ class _TransportCore:
         return response
 
 
-def _model(payload: Any, model: type[M], response: httpx.Response) -> M:
-    if payload is None:
-        raise _invalid(response, f"expected a {model.__name__}, got an empty body")
+def _operation(response: httpx.Response) -> str:
     try:
-        return model.model_validate(payload)
+        request = response.request
+    except RuntimeError:
+        return "the request"
+    return f"{request.method} {request.url.path}"
+
+
+def _model(payload: Any, model: type[M], response: httpx.Response, context: Any) -> M:
+    where = _operation(response)
+    if payload is None:
+        raise _invalid(response, f"{where}: expected a {model.__name__}, got an empty body")
+    try:
+        return model.model_validate(payload, context=context)
     except ValueError as exc:
-        raise _invalid(response, f"the body is not a valid {model.__name__}: {exc}") from None
+        raise _invalid(
+            response, f"{where}: the body is not a valid {model.__name__}: {exc}"
+        ) from None
 
 
-def _model_list(payload: Any, item: type[M], response: httpx.Response) -> list[M]:
+def _model_list(payload: Any, item: type[M], response: httpx.Response, context: Any) -> list[M]:
     if payload is None:
         return []
+    where = _operation(response)
     values = json_array(payload)
     if values is None:
-        raise _invalid(response, f"expected a list of {item.__name__}")
+        raise _invalid(response, f"{where}: expected a list of {item.__name__}")
     try:
-        return [item.model_validate(value) for value in values]
+        return [item.model_validate(value, context=context) for value in values]
     except ValueError as exc:
-        raise _invalid(response, f"the body is not a list of {item.__name__}: {exc}") from None
+        raise _invalid(
+            response, f"{where}: the body is not a list of {item.__name__}: {exc}"
+        ) from None
 
 
 class SyncTransport(_TransportCore):
@@ -605,7 +624,7 @@ class SyncTransport(_TransportCore):
         params: Mapping[str, Any] | None = None,
     ) -> M:
         payload, response = self.request_payload(method, path, body=body, params=params)
-        return _model(payload, model, response)
+        return _model(payload, model, response, self.config.read_context)
 
     def request_list(
         self,
@@ -617,7 +636,7 @@ class SyncTransport(_TransportCore):
         params: Mapping[str, Any] | None = None,
     ) -> list[M]:
         payload, response = self.request_payload(method, path, body=body, params=params)
-        return _model_list(payload, item, response)
+        return _model_list(payload, item, response, self.config.read_context)
 
     def request_none(
         self,
@@ -768,7 +787,7 @@ class AsyncTransport(_TransportCore):
         params: Mapping[str, Any] | None = None,
     ) -> M:
         payload, response = await self.request_payload(method, path, body=body, params=params)
-        return _model(payload, model, response)
+        return _model(payload, model, response, self.config.read_context)
 
     async def request_list(
         self,
@@ -780,7 +799,7 @@ class AsyncTransport(_TransportCore):
         params: Mapping[str, Any] | None = None,
     ) -> list[M]:
         payload, response = await self.request_payload(method, path, body=body, params=params)
-        return _model_list(payload, item, response)
+        return _model_list(payload, item, response, self.config.read_context)
 
     async def request_none(
         self,

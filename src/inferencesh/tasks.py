@@ -6,8 +6,10 @@ classes; this module adds input checks, automatic file upload, waiting and strea
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from enum import Enum
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast, overload
 
@@ -16,6 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from inferencesh._errors import InvalidInputError, TaskFailedError, WaitTimeoutError
 from inferencesh._generated.endpoints import AsyncTasksEndpoints, TasksEndpoints
 from inferencesh._generated.models import ApiAppRunRequest, TaskDTO, TaskResultDTO, TaskStatus
+from inferencesh._runtime.base import TOLERANT
 from inferencesh._status import parse_status
 from inferencesh._streaming import (
     StreamOptions,
@@ -172,57 +175,100 @@ def _check_timeout(timeout: float | None) -> float | None:
     return time.monotonic() + timeout
 
 
-def _to_task(state: dict[str, Any]) -> TaskDTO:
+def _to_task(state: dict[str, Any], context: Any = TOLERANT) -> TaskDTO:
+    """The ``TaskDTO`` of a stream state, read in full (tolerantly unless ``context`` is strict)."""
+    status = state.get("status")
+    if isinstance(status, str):
+        # A status name this client does not know yet: unknown, never terminal.
+        state = {**state, "status": parse_status(status)}
     try:
-        return TaskDTO.model_validate(state)
+        return TaskDTO.model_validate(state, context=context)
     except ValidationError:
-        # A slim stream update (e.g. a delta before the first snapshot) lacks fields a full task
-        # has; hand it out as it came rather than failing the stream.
+        # Strict reads only: a slim stream update (e.g. a delta before the first snapshot) lacks
+        # fields a full task has; hand it out as it came rather than failing the stream.
         fields = dict(state)
         fields["status"] = parse_status(fields.get("status")) or TaskStatus.UNKNOWN
         return TaskDTO.model_construct(**fields)
 
 
 _Validate = Callable[[Any], Any]
-_VALIDATORS: dict[str, _Validate | None] = {}
+# field name -> the validator of that TaskDTO field (None for Any fields and extras), for strict
+# reads (False) and tolerant ones (True)
+_VALIDATORS: dict[bool, dict[str, _Validate | None]] = {False: {}, True: {}}
+_ENUM_MEMO_SIZE = 256
 
 
-def _field_validator(name: str) -> _Validate | None:
-    """The validator of one ``TaskDTO`` field (``None`` for ``Any`` fields and extras)."""
-    if name not in _VALIDATORS:
-        validate: _Validate | None = None
-        field = TaskDTO.model_fields.get(name)
-        if field is not None and field.alias in (None, name) and field.annotation is not Any:
-            annotation: Any = field.annotation
-            if field.metadata:
-                params = (annotation, *field.metadata)
-                annotation = cast(Any, Annotated)[params]
-            # The core validator itself: TypeAdapter.validate_python only forwards to it.
-            validate = TypeAdapter(annotation).validator.validate_python
-        _VALIDATORS[name] = validate
-    return _VALIDATORS[name]
+def _field_validator(name: str, context: Any) -> _Validate | None:
+    """The validator of one ``TaskDTO`` field, reading with ``context``."""
+    known = _VALIDATORS[context is not None]
+    if name in known:
+        return known[name]
+    validate: _Validate | None = None
+    field = TaskDTO.model_fields.get(name)
+    if field is not None and field.alias in (None, name) and field.annotation is not Any:
+        annotation: Any = field.annotation
+        if field.metadata:
+            params = (annotation, *field.metadata)
+            annotation = cast(Any, Annotated)[params]
+        # The core validator itself: TypeAdapter.validate_python only forwards to it.
+        validate = functools.partial(
+            TypeAdapter(annotation).validator.validate_python, context=context
+        )
+        if isinstance(field.annotation, type) and issubclass(field.annotation, Enum):
+            validate = _memoized(validate)
+    known[name] = validate
+    return validate
+
+
+def _memoized(validate: _Validate) -> _Validate:
+    """``validate`` for an enum field, remembering what exact ints and strings gave: members
+    are singletons, and a stream repeats its status on every partial update."""
+    memo: dict[Any, Any] = {}
+
+    def cached(value: Any) -> Any:
+        if type(value) is int or type(value) is str:
+            try:
+                return memo[value]
+            except KeyError:
+                result = validate(value)
+                if len(memo) < _ENUM_MEMO_SIZE:
+                    memo[value] = result
+                return result
+        return validate(value)
+
+    return cached
+
+
+_FIELDS = frozenset(TaskDTO.__pydantic_fields__)
+_new_model = object.__new__
+_set_attr = object.__setattr__
+# The slots of every pydantic model, set directly as pydantic's own copy does.
+_set_extra: Callable[[BaseModel, Any], None] = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_fields_set: Callable[[BaseModel, Any], None] = BaseModel.__dict__[
+    "__pydantic_fields_set__"
+].__set__
+_set_private: Callable[[BaseModel, Any], None] = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _replace(task: TaskDTO, update: dict[str, Any]) -> TaskDTO:
     """``task.model_copy(update=update)`` for validated values, minus its generic overhead."""
-    cls = type(task)
     values = task.__dict__.copy()
     extra = task.__pydantic_extra__
-    if extra is None:
+    if extra is not None:
+        extra = extra.copy()
+    if extra is None or _FIELDS.issuperset(update):
         values.update(update)
     else:
-        extra = extra.copy()
-        fields = cls.__pydantic_fields__
         for key, value in update.items():
-            if key in fields:
+            if key in _FIELDS:
                 values[key] = value
             else:
                 extra[key] = value
-    new = object.__new__(cls)
-    object.__setattr__(new, "__dict__", values)
-    object.__setattr__(new, "__pydantic_extra__", extra)
-    object.__setattr__(new, "__pydantic_fields_set__", task.__pydantic_fields_set__.union(update))
-    object.__setattr__(new, "__pydantic_private__", task.__pydantic_private__)
+    new = _new_model(type(task))
+    _set_attr(new, "__dict__", values)
+    _set_extra(new, extra)
+    _set_fields_set(new, task.__pydantic_fields_set__.union(update))
+    _set_private(new, task.__pydantic_private__)
     return new
 
 
@@ -230,36 +276,44 @@ class _TaskBuilder:
     """Turns successive stream states into ``TaskDTO``s, validating only what changed.
 
     The machine tells which fields a partial update or a delta changed; the previous model is
-    copied with just those validated. A full snapshot, or a value that fails on its own, takes
-    the full validation path.
+    copied with just those validated (a delta's accumulated text is shared, not copied again).
+    A full snapshot, or a value that fails on its own, takes the full validation path.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, context: Any = TOLERANT) -> None:
         self._task: TaskDTO | None = None
+        self._context = context
+        self._validators = _VALIDATORS[context is not None]
 
     def __call__(self, state: dict[str, Any]) -> TaskDTO:
         previous, self._task = self._task, None
         changed: frozenset[str] | None = getattr(state, "changed", None)
         task: TaskDTO | None = None
         if previous is not None and changed is not None:
+            validators = self._validators
             update: dict[str, Any] = {}
             try:
                 for key in changed:
                     value = state.get(key)
-                    validate = _VALIDATORS[key] if key in _VALIDATORS else _field_validator(key)
+                    validate = validators.get(key, _MISSING)
+                    if validate is _MISSING:
+                        validate = _field_validator(key, self._context)
                     update[key] = value if validate is None else validate(value)
             except ValidationError:
                 pass
             else:
                 task = _replace(previous, update)
         if task is None:
-            task = _to_task(state)
+            task = _to_task(state, self._context)
         self._task = task
         return task
 
 
+_MISSING: Any = object()
+
+
 def _state(task: TaskDTO) -> dict[str, Any]:
-    return task.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return task.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings=False)
 
 
 def _check_task_id(task_id: Any) -> str:
@@ -274,9 +328,9 @@ class TaskStream:
     ``result`` is the last update received (the final task once the stream is exhausted).
     """
 
-    def __init__(self, updates: Iterator[dict[str, Any]]) -> None:
+    def __init__(self, updates: Iterator[dict[str, Any]], context: Any = TOLERANT) -> None:
         self._updates = updates
-        self._build = _TaskBuilder()
+        self._build = _TaskBuilder(context)
         self.result: TaskDTO | None = None
 
     def __iter__(self) -> TaskStream:
@@ -308,9 +362,9 @@ class TaskStream:
 class AsyncTaskStream:
     """Async twin of :class:`TaskStream`."""
 
-    def __init__(self, updates: AsyncIterator[dict[str, Any]]) -> None:
+    def __init__(self, updates: AsyncIterator[dict[str, Any]], context: Any = TOLERANT) -> None:
         self._updates = updates
-        self._build = _TaskBuilder()
+        self._build = _TaskBuilder(context)
         self.result: TaskDTO | None = None
 
     def __aiter__(self) -> AsyncTaskStream:
@@ -346,6 +400,7 @@ class Tasks:
         self._transport = transport
         self._files = files
         self._endpoints = TasksEndpoints(transport)
+        self._context = transport.config.read_context
 
     @overload
     def run(
@@ -423,7 +478,7 @@ class Tasks:
         uris = self._files.upload_many(plan.input_plan.uploads) if plan.input_plan.uploads else []
         created = self._endpoints.run(plan.body(uris))
         if stream:
-            return TaskStream(self._updates(created.id, options))
+            return TaskStream(self._updates(created.id, options), self._context)
         if not wait:
             return created
         return self._wait(created.id, options, None)
@@ -467,7 +522,7 @@ class Tasks:
         options = _stream_options(
             self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms, sse
         )
-        return TaskStream(self._updates(_check_task_id(task_id), options))
+        return TaskStream(self._updates(_check_task_id(task_id), options), self._context)
 
     def _get_state(self, task_id: str) -> dict[str, Any]:
         return _state(self._endpoints.get(task_id))
@@ -493,7 +548,7 @@ class Tasks:
             if not TaskStreamMachine.is_terminal(_state(task)):
                 raise WaitTimeoutError(f"task {task_id} did not finish before the timeout")
             return task_outcome(task)
-        return task_outcome(_to_task(last))
+        return task_outcome(_to_task(last, self._context))
 
 
 class AsyncTasks:
@@ -503,6 +558,7 @@ class AsyncTasks:
         self._transport = transport
         self._files = files
         self._endpoints = AsyncTasksEndpoints(transport)
+        self._context = transport.config.read_context
 
     @overload
     async def run(
@@ -576,7 +632,7 @@ class AsyncTasks:
         uris = await self._files.upload_many(uploads) if uploads else []
         created = await self._endpoints.run(plan.body(uris))
         if stream:
-            return AsyncTaskStream(self._updates(created.id, options))
+            return AsyncTaskStream(self._updates(created.id, options), self._context)
         if not wait:
             return created
         return await self._wait(created.id, options, None)
@@ -617,7 +673,7 @@ class AsyncTasks:
         options = _stream_options(
             self._transport.config, auto_reconnect, max_reconnects, reconnect_delay_ms, sse
         )
-        return AsyncTaskStream(self._updates(_check_task_id(task_id), options))
+        return AsyncTaskStream(self._updates(_check_task_id(task_id), options), self._context)
 
     async def _get_state(self, task_id: str) -> dict[str, Any]:
         return _state(await self._endpoints.get(task_id))
@@ -643,4 +699,4 @@ class AsyncTasks:
             if not TaskStreamMachine.is_terminal(_state(task)):
                 raise WaitTimeoutError(f"task {task_id} did not finish before the timeout")
             return task_outcome(task)
-        return task_outcome(_to_task(last))
+        return task_outcome(_to_task(last, self._context))
