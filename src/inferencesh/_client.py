@@ -78,6 +78,10 @@ class _BaseInference:
             raise InvalidInputError(f"base_url must be an http(s) URL, got {url!r}")
         if type(cast(object, max_retries)) is not int:
             raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        if type(cast(object, strict_responses)) is not bool:
+            raise InvalidInputError(
+                f"strict_responses must be True or False, got {strict_responses!r}"
+            )
         self._config = TransportConfig(
             api_key=key,
             base_url=url,

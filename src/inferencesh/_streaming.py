@@ -326,7 +326,7 @@ class TaskStreamMachine:
             return None
         event = message.get("event")
         raw = message.get("data")
-        data: dict[str, Any] | None = raw if isinstance(raw, dict) else None
+        data: dict[str, Any] | None = raw if isinstance(raw, dict) else None  # pyright: ignore[reportUnknownVariableType]
         if event is not None:
             if event == "delta" and data is not None:
                 return self._delta(data)

@@ -49,7 +49,9 @@ def read_context(strict: bool) -> dict[str, Any] | None:
 
 
 def _is_tolerant(context: Any) -> bool:
-    return context is TOLERANT or (isinstance(context, dict) and context.get(_TOLERANT_KEY) is True)
+    if context is TOLERANT:
+        return True
+    return isinstance(context, dict) and cast("dict[str, Any]", context).get(_TOLERANT_KEY) is True
 
 
 # Go encodes a zero time.Time as this instant.
@@ -238,8 +240,9 @@ class WireModel(BaseModel):
             else:
                 kept[name] = value
         model = handler(retry)
+        values = cast("dict[str, Any]", model.__dict__)  # type: ignore[redundant-cast]
         for name, value in kept.items():
-            model.__dict__[name] = value
+            values[name] = value
             model.__pydantic_fields_set__.add(name)
             logger.debug(
                 "response: kept %s.%s as sent (a %s, not what the schema allows)",
