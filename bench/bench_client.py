@@ -35,6 +35,7 @@ PY = sys.executable
 KEY = "inf_bench"
 RUN = {"app": "infsh/echo", "input": {"key": "value"}}
 HEADERS = {"Authorization": f"Bearer {KEY}"}
+BENCHES = ("import", "calls", "streams", "upload", "burst")
 SHAPES = {"one line per chunk": 1, "256 lines per chunk": 256}
 # (stream kind, lines per chunk) -> target throughput ratio against raw httpx
 STREAM_TARGETS = {
@@ -250,7 +251,7 @@ def bench_burst(results: dict[str, Any], base: str, runs: int, n: int = 1000) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", nargs="*", default=["import", "calls", "streams", "upload", "burst"])
+    parser.add_argument("which", nargs="*", default=list(BENCHES))
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     runs = max(5, args.runs)

@@ -122,7 +122,7 @@ def render_models() -> tuple[str, set[str]]:
     lines = [HEADER, '"""Wire models of the inference.sh API."""\n', source.rstrip(), ""]
     needs = client_needs(overrides, names)
     if needs:
-        lines.append("# Fields a tolerant read still refuses to do without (schema/overrides.yaml).")
+        lines.append("# Fields a tolerant read still refuses (schema/overrides.yaml).")
         lines.extend(
             f"{model}.__client_needs__ = ({''.join(json.dumps(f) + ', ' for f in fields)})"
             for model, fields in needs.items()

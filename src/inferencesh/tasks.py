@@ -191,52 +191,54 @@ def _to_task(state: dict[str, Any], context: Any = TOLERANT) -> TaskDTO:
         return TaskDTO.model_construct(**fields)
 
 
+# A field read by the stream builder: _PLAIN (no validation: Any fields, unknown fields), a memo
+# dict (enum fields: exact ints and strings seen before -> member), or its validator.
+_PLAIN: Any = object()
 _Validate = Callable[[Any], Any]
-# field name -> the validator of that TaskDTO field (None for Any fields and extras), for strict
-# reads (False) and tolerant ones (True)
-_VALIDATORS: dict[bool, dict[str, _Validate | None]] = {False: {}, True: {}}
+_Kind = Any
+# field name -> how it is read, for strict reads (False) and tolerant ones (True)
+_KINDS: dict[bool, dict[str, _Kind]] = {False: {}, True: {}}
 _ENUM_MEMO_SIZE = 256
 
 
-def _field_validator(name: str, context: Any) -> _Validate | None:
-    """The validator of one ``TaskDTO`` field, reading with ``context``."""
-    known = _VALIDATORS[context is not None]
-    if name in known:
-        return known[name]
-    validate: _Validate | None = None
+def _field_kind(name: str, context: Any) -> _Kind:
+    """How the stream builder reads one ``TaskDTO`` field with ``context``."""
+    kinds = _KINDS[context is not None]
+    if name in kinds:
+        return kinds[name]
     field = TaskDTO.model_fields.get(name)
-    if field is not None and field.alias in (None, name) and field.annotation is not Any:
+    if field is None or field.alias not in (None, name):
+        return _PLAIN  # an unknown field: kept as sent, and not remembered (a server picks them)
+    kind: _Kind = _PLAIN
+    if field.annotation is not Any:
         annotation: Any = field.annotation
         if field.metadata:
             params = (annotation, *field.metadata)
             annotation = cast(Any, Annotated)[params]
         # The core validator itself: TypeAdapter.validate_python only forwards to it.
-        validate = functools.partial(
-            TypeAdapter(annotation).validator.validate_python, context=context
-        )
+        validator = TypeAdapter(annotation).validator
+        kind = functools.partial(validator.validate_python, context=context)
         if isinstance(field.annotation, type) and issubclass(field.annotation, Enum):
-            validate = _memoized(validate)
-    known[name] = validate
-    return validate
+            kind = _EnumMemo(kind)
+    kinds[name] = kind
+    return kind
 
 
-def _memoized(validate: _Validate) -> _Validate:
-    """``validate`` for an enum field, remembering what exact ints and strings gave: members
-    are singletons, and a stream repeats its status on every partial update."""
-    memo: dict[Any, Any] = {}
+class _EnumMemo(dict[Any, Any]):
+    """An enum field's validator that remembers the members exact ints and strings gave:
+    members are singletons, and a stream repeats its status on every partial update."""
 
-    def cached(value: Any) -> Any:
-        if type(value) is int or type(value) is str:
-            try:
-                return memo[value]
-            except KeyError:
-                result = validate(value)
-                if len(memo) < _ENUM_MEMO_SIZE:
-                    memo[value] = result
-                return result
-        return validate(value)
+    __slots__ = ("validate",)
 
-    return cached
+    def __init__(self, validate: _Validate) -> None:
+        super().__init__()
+        self.validate = validate
+
+    def __call__(self, value: Any) -> Any:
+        result = self.validate(value)
+        if (type(value) is int or type(value) is str) and len(self) < _ENUM_MEMO_SIZE:
+            self[value] = result
+        return result
 
 
 _FIELDS = frozenset(TaskDTO.__pydantic_fields__)
@@ -283,22 +285,28 @@ class _TaskBuilder:
     def __init__(self, context: Any = TOLERANT) -> None:
         self._task: TaskDTO | None = None
         self._context = context
-        self._validators = _VALIDATORS[context is not None]
+        self._kinds = _KINDS[context is not None]
 
     def __call__(self, state: dict[str, Any]) -> TaskDTO:
         previous, self._task = self._task, None
         changed: frozenset[str] | None = getattr(state, "changed", None)
         task: TaskDTO | None = None
         if previous is not None and changed is not None:
-            validators = self._validators
+            kinds = self._kinds
             update: dict[str, Any] = {}
             try:
                 for key in changed:
                     value = state.get(key)
-                    validate = validators.get(key, _MISSING)
-                    if validate is _MISSING:
-                        validate = _field_validator(key, self._context)
-                    update[key] = value if validate is None else validate(value)
+                    kind = kinds.get(key)
+                    if kind is None:
+                        kind = _field_kind(key, self._context)
+                    if kind is _PLAIN:
+                        update[key] = value
+                    elif type(kind) is _EnumMemo and (type(value) is int or type(value) is str):
+                        member = kind.get(value)
+                        update[key] = kind(value) if member is None else member
+                    else:
+                        update[key] = kind(value)
             except ValidationError:
                 pass
             else:
@@ -307,9 +315,6 @@ class _TaskBuilder:
             task = _to_task(state, self._context)
         self._task = task
         return task
-
-
-_MISSING: Any = object()
 
 
 def _state(task: TaskDTO) -> dict[str, Any]:
