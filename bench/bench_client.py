@@ -256,9 +256,12 @@ def main() -> None:
     args = parser.parse_args()
     runs = max(5, args.runs)
     results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
         "python": platform.python_version(),
         "httpx": httpx.__version__,
         "runs_per_figure": runs,
+        # Other work on the machine moves both sides of a ratio, but not always alike.
+        "load_average_at_start": os.getloadavg()[0],
     }
     if "import" in args.which:
         bench_import(results, runs)
@@ -271,6 +274,7 @@ def main() -> None:
             bench_upload(results, base, runs)
         if "burst" in args.which:
             bench_burst(results, base, runs)
+    results["load_average_at_end"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))
 
 

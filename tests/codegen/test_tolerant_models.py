@@ -173,3 +173,12 @@ def test_client_needs_must_name_generated_models() -> None:
     with pytest.raises(SystemExit, match="Nope"):
         client_needs(overrides, {"TaskResultDTO"})
     assert client_needs({}, {"TaskResultDTO"}) == {}
+
+
+def test_python_names_of_aliased_fields_are_read_like_wire_names() -> None:
+    hook = models.LifecycleHookConfig.model_validate({"async_": "maybe"}, context=TOLERANT)
+    assert hook.async_ == "maybe"
+    mapping = models.OutputFieldMapping.model_validate({"schema_": [1]}, context=TOLERANT)
+    assert mapping.schema_ == [1] and mapping.model_fields_set == {"schema_"}
+    result = models.A2UIMcpToolResult.model_validate({"field_meta": None}, context=TOLERANT)
+    assert result.field_meta is None

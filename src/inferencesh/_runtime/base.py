@@ -114,30 +114,35 @@ def _empty_factory(annotation: Any) -> type[list[Any]] | type[dict[Any, Any]] | 
 class _ReadPlan:
     """What one model class fills in when it reads a body: computed once per class."""
 
-    __slots__ = ("collections", "names", "needs", "strict_fill", "tolerant_fill", "zeros")
+    __slots__ = ("collections", "keys", "names", "needs", "strict_fill", "tolerant_fill", "zeros")
 
     def __init__(self, cls: type[WireModel]) -> None:
         names: dict[str, str] = {}
+        keys: dict[str, str] = {}
         zeros: dict[str, Callable[[], Any]] = {}
         collections: list[str] = []
+        collection_keys: list[tuple[str, str]] = []
         required: list[str] = []
         for name, field in cls.model_fields.items():
             wire = field.alias or name
             names[wire] = name
+            keys[wire] = keys[name] = wire  # a body may use either (populate_by_name)
             # `list[X] | None` means the schema itself allows None: keep None there.
             empty = None if _is_union(field.annotation) else _empty_factory(field.annotation)
             if empty is not None:
                 collections.append(wire)
+                collection_keys.extend({(wire, wire), (name, wire)})
                 zeros[wire] = empty
             elif field.is_required():
                 required.append(wire)
                 zeros[wire] = _go_zero(field.annotation)
         self.names = names
+        self.keys = keys
         self.zeros = zeros
         # Go encodes a nil slice or map as null even where the type says it is always present,
         # and newer servers omit collections older types list (ChatDTO.chat_messages): both
         # read as empty in every mode.
-        self.collections = tuple(collections)
+        self.collections = tuple(collection_keys)
         self.strict_fill = frozenset(collections)
         self.tolerant_fill = frozenset(collections + required)
         self.needs = cls.__client_needs__
@@ -156,10 +161,11 @@ class _ReadPlan:
                 patched = dict(data)
             patched[wire] = self.zeros[wire]()
             absent.append(name)
-        for wire in self.collections:
-            if data.get(wire, _MISSING) is None:
+        for key, wire in self.collections:
+            if data.get(key, _MISSING) is None:
                 if patched is None:
                     patched = dict(data)
+                del patched[key]
                 patched[wire] = self.zeros[wire]()
         return (data if patched is None else patched), absent
 
@@ -225,13 +231,16 @@ class WireModel(BaseModel):
         failed: set[str] = set()
         for detail in error.errors(include_url=False, include_context=False, include_input=False):
             loc = detail["loc"]
-            if not loc or not isinstance(loc[0], str) or loc[0] not in plan.names:
+            if not loc or not isinstance(loc[0], str) or loc[0] not in data:
+                raise error
+            if loc[0] not in plan.keys:
                 raise error
             failed.add(loc[0])
         retry = dict(data)
         kept: dict[str, Any] = {}
-        for wire in failed:
-            value = retry.pop(wire)
+        for key in failed:
+            value = retry.pop(key)
+            wire = plan.keys[key]
             name = plan.names[wire]
             if wire in plan.zeros:
                 retry[wire] = plan.zeros[wire]()
