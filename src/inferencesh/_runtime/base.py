@@ -14,10 +14,10 @@ context (user input, our own conformance tests) a model is as strict as the sche
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from enum import Enum, IntEnum
-from types import UnionType
+from types import MappingProxyType, UnionType
 from typing import Any, ClassVar, cast
 
 from pydantic import (
@@ -38,11 +38,11 @@ __all__ = ["TOLERANT", "RequestModel", "WireModel", "read_context"]
 _MISSING: Any = object()
 _TOLERANT_KEY = "inferencesh_tolerant"
 
-TOLERANT: dict[str, Any] = {_TOLERANT_KEY: True}
+TOLERANT: Mapping[str, Any] = MappingProxyType({_TOLERANT_KEY: True})
 """The validation context of a tolerant read (``model_validate(body, context=TOLERANT)``)."""
 
 
-def read_context(strict: bool) -> dict[str, Any] | None:
+def read_context(strict: bool) -> Mapping[str, Any] | None:
     """The validation context of a response read: ``None`` (as strict as the schema) or
     :data:`TOLERANT`."""
     return None if strict else TOLERANT
@@ -51,7 +51,10 @@ def read_context(strict: bool) -> dict[str, Any] | None:
 def _is_tolerant(context: Any) -> bool:
     if context is TOLERANT:
         return True
-    return isinstance(context, dict) and cast("dict[str, Any]", context).get(_TOLERANT_KEY) is True
+    return (
+        isinstance(context, Mapping)
+        and cast("Mapping[str, Any]", context).get(_TOLERANT_KEY) is True
+    )
 
 
 # Go encodes a zero time.Time as this instant.
