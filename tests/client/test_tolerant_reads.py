@@ -237,3 +237,21 @@ def test_values_of_the_wrong_type_are_kept_as_sent(
     }
     with pytest.raises(InvalidResponseError, match="is_featured"):
         call(mode, server.base_url, lambda c: c.tasks.get("t1"), strict_responses=True)
+
+
+def test_the_machine_refuses_an_unreadable_status_and_reads_an_unknown_name() -> None:
+    from inferencesh._streaming import TaskStreamMachine
+    from inferencesh.tasks import TaskStream
+
+    machine = TaskStreamMachine(operation="GET /tasks/t9/stream")
+    assert machine.feed(b"".join(lines(task(status="running"))))[0]["status"] == 7
+    assert machine.feed(b"".join(lines(task(status="exploded"))))[0]["status"] == "exploded"
+    assert not machine.done
+    partial = {"data": {"status": "exploded"}, "fields": ["status"]}
+    states = TaskStreamMachine().feed(b"".join(lines(task(status=7), partial)))
+    assert [u.status for u in TaskStream(iter(states))] == [
+        TaskStatus.RUNNING,
+        TaskStatus.UNKNOWN,
+    ]
+    with pytest.raises(InvalidResponseError, match=r"GET /tasks/t9/stream: .*status is a dict"):
+        machine.feed(b"".join(lines({"data": {"status": {}}, "fields": ["status"]})))
