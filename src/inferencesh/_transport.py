@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import json
 import random
 import time
@@ -51,7 +52,6 @@ from inferencesh._errors import (
 )
 from inferencesh._http11 import AsyncHTTP11Transport, HTTP11Transport
 from inferencesh._logging import logger, redact
-from inferencesh._runtime.base import read_context
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -161,11 +161,17 @@ class TransportConfig:
         self.max_concurrency = max_concurrency
         self.stream_idle_timeout = stream_idle_timeout
         self.strict_responses = strict_responses
-        # How 2xx bodies are read: tolerant (Go zero values for absent fields) unless strict.
-        self.read_context = read_context(strict_responses)
 
     def __repr__(self) -> str:
         return f"TransportConfig(base_url={self.base_url!r}, max_retries={self.max_retries})"
+
+    @functools.cached_property
+    def read_context(self) -> Mapping[str, Any] | None:
+        """The validation context 2xx bodies are read with: tolerant (Go zero values for absent
+        fields) unless strict. Looked up on first use: the model runtime is not light to import."""
+        from inferencesh._runtime.base import read_context
+
+        return read_context(self.strict_responses)
 
     def auth_headers(self) -> dict[str, str]:
         return {
