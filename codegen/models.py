@@ -2,8 +2,10 @@
 
 Only the ``$ref`` closure of the roots in ``codegen/scope.yaml`` is generated. The scoped schema is
 handed to the pinned datamodel-code-generator (options in ``[tool.datamodel-codegen]`` of
-pyproject.toml, open enums from ``codegen/templates/dcg/Enum.jinja2``); then the aliases from
-``schema/overrides.yaml`` and ``__all__`` are appended.
+pyproject.toml, open enums from ``codegen/templates/dcg/Enum.jinja2``); then the fields the
+client cannot go without (``required_fields.client_needs``), the aliases from
+``schema/overrides.yaml`` and ``__all__`` are appended. Every generated model derives from
+``inferencesh._runtime.WireModel``, which reads a response the way the Go server writes it.
 """
 
 from __future__ import annotations
