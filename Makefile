@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 PY := $(BIN)/python
 
 .PHONY: venv install schema generate check-generated lint typecheck pytest test demo bench matrix clean
@@ -46,7 +47,12 @@ test: lint typecheck check-generated pytest
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-bench: $(STAMP)
+# The bench extra (aiohttp, a baseline) is installed here only, never for `make test`.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,server,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) bench/run_all.py
 
 matrix:  ## demo, drift check and tests on every Python 3.10-3.13 found here (venvs in .matrix/)

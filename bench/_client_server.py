@@ -2,8 +2,9 @@
 
 Every response is prebuilt so that the server costs the same for raw httpx and for the client:
 ``POST /apps/run`` answers a created task; ``POST /files`` a file record whose upload URL is
-``PUT /bucket`` (the body is read and dropped); ``GET /tasks/status-N/stream`` and
-``GET /tasks/delta-N/stream`` stream N partial updates or N token deltas as NDJSON.
+``PUT /bucket`` (the body is read and dropped); ``GET /tasks/status-N-L/stream`` and
+``GET /tasks/delta-N-L/stream`` stream N partial updates or N token deltas as NDJSON, L lines per
+HTTP chunk: 1 is a server that flushes every line, 256 a busy server or a proxy that batches.
 """
 
 from __future__ import annotations
@@ -154,8 +155,11 @@ class _Protocol(asyncio.Protocol):
     def _stream(self, name: str) -> bytes:
         cached = self.streams.get(name)
         if cached is None:
-            kind, _, count = name.partition("-")
-            chunks = [b"%x\r\n%s\r\n" % (len(x), x) for x in _stream_lines(kind, int(count))]
+            kind, count, per_chunk = name.split("-")
+            lines = _stream_lines(kind, int(count))
+            size = int(per_chunk)
+            grouped = [b"".join(lines[i : i + size]) for i in range(0, len(lines), size)]
+            chunks = [b"%x\r\n%s\r\n" % (len(x), x) for x in grouped]
             head = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n"
             head += b"transfer-encoding: chunked\r\n\r\n"
             cached = head + b"".join(chunks) + b"0\r\n\r\n"

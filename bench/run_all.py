@@ -1,6 +1,7 @@
 """Run every benchmark in bench/, one after the other (what `make bench` does).
 
-Each script prints its own figures; ratios are always against raw httpx in the same run.
+Each script prints its own figures; ratios are against a raw client (httpx, or aiohttp for the
+concurrent burst) measured in the same run. Figures and how they were taken: docs/benchmarks.md.
 """
 
 from __future__ import annotations

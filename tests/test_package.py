@@ -43,6 +43,16 @@ def test_import_loads_no_models_runtime_or_app_layer() -> None:
     assert not (heavy & modules)
 
 
+def test_creating_clients_loads_no_model_runtime() -> None:
+    # Reading responses needs pydantic's model machinery; a client only loads it on first use.
+    modules = loaded_after(
+        "import inferencesh\n"
+        "inferencesh.inference(api_key='k', base_url='http://127.0.0.1:9', strict_responses=True)\n"
+        "inferencesh.async_inference(api_key='k', base_url='http://127.0.0.1:9')"
+    )
+    assert not ({"inferencesh._runtime.base", "pydantic.main"} & modules)
+
+
 def test_every_public_name_is_listed_and_resolves() -> None:
     lazy = set(inferencesh._LAZY)
     assert set(inferencesh.__all__) == lazy | {"__version__"}

@@ -95,6 +95,7 @@ class _BaseInference:
         max_concurrency: int,
         stream_idle_timeout: float | None,
         proxy_url: str | None,
+        strict_responses: bool,
     ) -> None:
         key = _api_key(api_key, proxy_url)
         url = base_url or os.environ.get("INFERENCE_BASE_URL") or DEFAULT_BASE_URL
@@ -102,6 +103,10 @@ class _BaseInference:
             raise InvalidInputError(f"base_url must be an http(s) URL, got {url!r}")
         if type(cast(object, max_retries)) is not int:
             raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        if type(cast(object, strict_responses)) is not bool:
+            raise InvalidInputError(
+                f"strict_responses must be True or False, got {strict_responses!r}"
+            )
         self._config = TransportConfig(
             api_key=key,
             base_url=url,
@@ -111,6 +116,7 @@ class _BaseInference:
             max_concurrency=max_concurrency,
             stream_idle_timeout=stream_idle_timeout,
             proxy_url=proxy_url,
+            strict_responses=strict_responses,
         )
 
     @property
@@ -145,6 +151,7 @@ class Inference(_BaseInference, SyncResources[SyncTransport]):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
         proxy_url: str | None = None,
+        strict_responses: bool = False,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -155,6 +162,7 @@ class Inference(_BaseInference, SyncResources[SyncTransport]):
             max_concurrency=max_concurrency,
             stream_idle_timeout=stream_idle_timeout,
             proxy_url=proxy_url,
+            strict_responses=strict_responses,
         )
         self._transport = SyncTransport(self._config, http_client)
 
@@ -287,6 +295,7 @@ class AsyncInference(_BaseInference, AsyncResources[AsyncTransport]):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
         proxy_url: str | None = None,
+        strict_responses: bool = False,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -297,6 +306,7 @@ class AsyncInference(_BaseInference, AsyncResources[AsyncTransport]):
             max_concurrency=max_concurrency,
             stream_idle_timeout=stream_idle_timeout,
             proxy_url=proxy_url,
+            strict_responses=strict_responses,
         )
         self._transport = AsyncTransport(self._config, http_client)
 
@@ -422,11 +432,17 @@ def inference(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
     proxy_url: str | None = None,
+    strict_responses: bool = False,
 ) -> Inference:
     """A blocking client. The key comes from ``api_key`` or ``INFERENCE_API_KEY``; the base URL
     from ``base_url``, ``INFERENCE_BASE_URL`` or ``https://api.inference.sh``. With
     ``proxy_url=`` (no key) every API request goes through a proxy that adds the key
-    (``inferencesh.proxy``, or the JS SDK's server proxy)."""
+    (``inferencesh.proxy``, or the JS SDK's server proxy).
+
+    Success bodies are read as the Go server writes them: a missing field is its zero value.
+    ``strict_responses=True`` refuses a body that lacks a field the schema requires (for
+    conformance tests against a server of your own).
+    """
     return Inference(
         api_key=api_key,
         base_url=base_url,
@@ -437,6 +453,7 @@ def inference(
         max_concurrency=max_concurrency,
         stream_idle_timeout=stream_idle_timeout,
         proxy_url=proxy_url,
+        strict_responses=strict_responses,
     )
 
 
@@ -451,6 +468,7 @@ def async_inference(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
     proxy_url: str | None = None,
+    strict_responses: bool = False,
 ) -> AsyncInference:
     """An async client; same configuration as :func:`inference`."""
     return AsyncInference(
@@ -463,4 +481,5 @@ def async_inference(
         max_concurrency=max_concurrency,
         stream_idle_timeout=stream_idle_timeout,
         proxy_url=proxy_url,
+        strict_responses=strict_responses,
     )

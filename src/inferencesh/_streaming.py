@@ -14,7 +14,7 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
 import httpx
 from pydantic_core import from_json
@@ -22,11 +22,12 @@ from pydantic_core import from_json
 from inferencesh._errors import (
     APIConnectionError,
     InternalServerError,
+    InvalidResponseError,
     RateLimitError,
     TaskStreamError,
 )
 from inferencesh._logging import logger
-from inferencesh._status import parse_status
+from inferencesh._status import is_terminal_status, parse_status
 from inferencesh._transport import json_array as _arr
 from inferencesh._transport import json_object as _obj
 
@@ -49,7 +50,6 @@ SSE = "text/event-stream"
 # Drops and server hiccups that a reconnect can cure; anything else (401, 404, ...) is final.
 RECOVERABLE = (APIConnectionError, InternalServerError, RateLimitError, httpx.TransportError)
 
-_TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "REJECTED"})
 
 _CONCAT = "concat"
 _INDEXED = "indexed"
@@ -112,12 +112,6 @@ class TaskState(dict[str, Any]):
     changed: frozenset[str] | None
 
 
-def _new_state(fields: dict[str, Any] | None) -> TaskState:
-    state = TaskState(fields) if fields else TaskState()
-    state.changed = None
-    return state
-
-
 class StreamOptions:
     """How a task stream reconnects; shared by ``run(stream=True)``, ``stream()`` and waits."""
 
@@ -165,10 +159,15 @@ class StreamFramer:
     def messages(self, chunk: bytes) -> Iterator[Any]:
         """Like ``feed``, but each message is decoded as it is read: use them before the next
         chunk. A long chunk's messages then need not all be alive together."""
+        lines = self.lines(chunk)
+        return self._sse_messages(lines) if self.sse else _ndjson_messages(lines)
+
+    def lines(self, chunk: bytes) -> list[bytes]:
+        """The lines ``chunk`` completes (without their ``\\n``); the rest waits for more."""
         data = self._buffer + chunk if self._buffer else chunk
         lines = data.split(b"\n")
         self._buffer = lines.pop()
-        return self._sse_messages(lines) if self.sse else _ndjson_messages(lines)
+        return lines
 
     def _sse_messages(self, lines: list[bytes]) -> Iterator[Any]:
         for line in lines:
@@ -206,27 +205,31 @@ class StreamFramer:
 
 def _ndjson_messages(lines: list[bytes]) -> Iterator[Any]:
     for line in lines:
-        if line and not line.isspace():
+        if line:
             message = _decode(line)
             if message is not None:
                 yield message
 
 
 # Digits of an integer: from_json reads up to 4300, json.loads up to Python's limit (0 for none;
-# a Python before 3.10.7 has none).
+# a Python before 3.10.7 has none). A limit, when there is one, is at least 640, so a line no
+# longer than that cannot hold a number over it.
 _FROM_JSON_DIGITS = 4300
+_SHORTEST_LIMIT = 640
 _max_int_digits: Callable[[], int] = getattr(sys, "get_int_max_str_digits", lambda: 0)
 
 
 def _decode(raw: bytes) -> Any:
+    """One NDJSON line as JSON; ``None`` for blank lines and (with a warning) for garbage."""
     # pydantic-core's parser: several times faster than json.loads, with the same results. Only
     # keys go to its process-wide string cache, so values (outputs, secrets) are not kept there.
-    limit = _max_int_digits()
-    if not 0 < limit < _FROM_JSON_DIGITS or len(raw) <= limit:
+    if len(raw) <= _SHORTEST_LIMIT or _from_json_reads(len(raw)):
         try:
             return from_json(raw, cache_strings="keys")
         except ValueError:
             pass
+    if raw.isspace():
+        return None
     # It refuses a few texts json.loads takes (lone surrogates, a byte order mark, UTF-16, deep
     # nesting): json.loads decides those, and what neither reads is skipped.
     try:
@@ -236,16 +239,24 @@ def _decode(raw: bytes) -> Any:
         return None
 
 
+def _from_json_reads(size: int) -> bool:
+    limit = _max_int_digits()
+    return not 0 < limit < _FROM_JSON_DIGITS or size <= limit
+
+
 class TaskStreamMachine:
     """Bytes in, task states out; no I/O.
 
     ``feed`` returns the new states to hand to the user (deduplicated: a reconnect's opening
     snapshot that repeats the last state is not handed out again). ``done`` turns true at the
     first terminal status. ``end_of_connection`` resets the framing for the next connection.
+    A status that is not a number or a name raises ``InvalidResponseError`` naming
+    ``operation``: without it the client cannot tell when the task ends.
     """
 
-    def __init__(self, *, sse: bool = False) -> None:
+    def __init__(self, *, sse: bool = False, operation: str = "task stream") -> None:
         self.sse = sse
+        self.operation = operation
         self.state: dict[str, Any] | None = None
         self.done = False
         self._framer = StreamFramer(sse=sse)
@@ -259,8 +270,7 @@ class TaskStreamMachine:
     @staticmethod
     def is_terminal(state: dict[str, Any]) -> bool:
         """True when ``state`` has a terminal status (an unknown status never is)."""
-        status = parse_status(state.get("status"))
-        return status is not None and status.name in _TERMINAL
+        return is_terminal_status(state.get("status"))
 
     # Framing.
 
@@ -274,7 +284,20 @@ class TaskStreamMachine:
         states need not all be alive together (each one the garbage collector would visit)."""
         if self.done:
             return iter(())
-        return self._updates(self._framer.messages(chunk))
+        if self.sse:
+            return self._updates(self._framer.messages(chunk))
+        return self._ndjson_updates(self._framer.lines(chunk))
+
+    def _ndjson_updates(self, lines: list[bytes]) -> Iterator[dict[str, Any]]:
+        # The hot loop of a stream: framing, decoding and applying in one frame.
+        handle = self.handle
+        for line in lines:
+            if line:
+                update = handle(_decode(line))
+                if update is not None:
+                    yield update
+                    if self.done:
+                        return
 
     def _updates(self, messages: Iterator[Any]) -> Iterator[dict[str, Any]]:
         for message in messages:
@@ -295,12 +318,13 @@ class TaskStreamMachine:
         """Apply one decoded message; return the new state if it is worth emitting."""
         if not isinstance(decoded, dict) or self.done:
             return None
-        message = cast("dict[str, Any]", decoded)
+        # No cast() calls on this path: it runs once per streamed line.
+        message: dict[str, Any] = decoded  # pyright: ignore[reportUnknownVariableType]
         if message.get("type") == "heartbeat":
             return None
         event = message.get("event")
         raw = message.get("data")
-        data = cast("dict[str, Any]", raw) if isinstance(raw, dict) else None
+        data: dict[str, Any] | None = raw if isinstance(raw, dict) else None  # pyright: ignore[reportUnknownVariableType]
         if event is not None:
             if event == "delta" and data is not None:
                 return self._delta(data)
@@ -308,7 +332,7 @@ class TaskStreamMachine:
                 fields = message.get("fields")
                 return self._partial(data, fields) if fields else self._snapshot(data)
             return None
-        if "fields" in message and data is not None:
+        if data is not None and "fields" in message:
             return self._partial(data, message["fields"])
         return self._snapshot(message)
 
@@ -327,44 +351,44 @@ class TaskStreamMachine:
         return update
 
     def _snapshot(self, task: dict[str, Any]) -> dict[str, Any] | None:
-        state = _new_state(task)
-        output = _obj(state.get("output"))
-        if output:
+        state = TaskState(task)
+        state.changed = None
+        output = state.get("output")
+        if output and isinstance(output, dict):
             # The server's view of the output includes every delta sent before this snapshot.
-            self._delta_output, self._delta_owned = output, False
-        elif state.get("output") is None and self._delta_output is not None:
+            self._delta_output = output  # pyright: ignore[reportUnknownMemberType]
+            self._delta_owned = False
+        elif output is None and self._delta_output is not None:
             state["output"] = dict(self._delta_output)
         self.state = state
         return self._emit(state, state != self._emitted)
 
     def _partial(self, data: dict[str, Any], fields: Any) -> dict[str, Any] | None:
         previous = self.state
-        changed = set(data)
-        state = _new_state(previous)
+        state = TaskState(previous) if previous is not None else TaskState()
         state.update(data)
-        for name in _arr(fields) or ():
-            if isinstance(name, str) and name not in data:
-                state[name] = None
-                changed.add(name)
-        output = _obj(data.get("output"))
-        if output:
-            self._delta_output, self._delta_owned = output, False
-        elif state.get("output") is None and self._delta_output is not None:
+        changed = frozenset(data)
+        if type(fields) is list:
+            listed: list[Any] = fields  # pyright: ignore[reportUnknownVariableType]
+            for name in listed:
+                if name not in data and isinstance(name, str):
+                    state[name] = None
+                    changed = changed | {name}
+        output = data.get("output")
+        if output and isinstance(output, dict):
+            self._delta_output = output  # pyright: ignore[reportUnknownMemberType]
+            self._delta_owned = False
+        elif self._delta_output is not None and state.get("output") is None:
             state["output"] = dict(self._delta_output)
-            changed.add("output")
-        if previous is not None and not self._stale:
-            state.changed = frozenset(changed)
+            changed = changed | _OUTPUT
+        state.changed = changed if previous is not None and not self._stale else None
         self.state = state
-        differs = True
         if previous is not None and previous is self._emitted:
-            differs = False
             for key in changed:
                 if state.get(key) != previous.get(key):
-                    differs = True
-                    break
-        elif state == self._emitted:
-            differs = False
-        return self._emit(state, differs)
+                    return self._emit(state, True)
+            return self._emit(state, False)
+        return self._emit(state, state != self._emitted)
 
     def _delta(self, data: dict[str, Any]) -> dict[str, Any] | None:
         seq = data.get("seq")
@@ -372,21 +396,29 @@ class TaskStreamMachine:
             if self._last_seq is not None and seq <= self._last_seq:
                 return None
             self._last_seq = seq
-        delta = _obj(data.get("delta"))
-        if delta is None:
+        delta = data.get("delta")
+        if not isinstance(delta, dict):
             return None
+        accumulated = self._delta_output
         if not self._delta_owned:
-            self._delta_output = copy.deepcopy(self._delta_output) if self._delta_output else {}
-            self._delta_owned = True
-        accumulated = merge_delta(self._delta_output or {}, delta)
-        self._delta_output = accumulated
+            accumulated = copy.deepcopy(accumulated) if accumulated else {}
+            self._delta_output, self._delta_owned = accumulated, True
+        assert accumulated is not None
+        merge_delta(accumulated, delta)  # pyright: ignore[reportUnknownArgumentType]
         previous = self.state
-        state = _new_state(previous)
-        if "id" not in state and isinstance(data.get("resource_id"), str):
-            state["id"] = data["resource_id"]
+        if previous is None:
+            state = TaskState()
+            if isinstance(data.get("resource_id"), str):
+                state["id"] = data["resource_id"]
+        else:
+            state = TaskState(previous)
+            if "id" not in state and isinstance(data.get("resource_id"), str):
+                state["id"] = data["resource_id"]
         state["output"] = dict(accumulated)
         if previous is not None and not self._stale and "id" in previous:
             state.changed = _OUTPUT
+        else:
+            state.changed = None
         self._stale = False
         self.state = state
         self._emitted = state
@@ -394,7 +426,10 @@ class TaskStreamMachine:
 
     def _emit(self, state: TaskState, differs: bool) -> dict[str, Any] | None:
         raw = state.get("status")
-        normal, terminal = _status_info(raw)
+        info = _STATUS_CACHE.get(raw) if type(raw) in _CACHED_TYPES else None
+        if info is None:
+            info = _status_info(raw, self.operation)
+        normal, terminal = info
         if normal is not raw:
             state["status"] = normal
             differs = state != self._emitted
@@ -408,25 +443,30 @@ class TaskStreamMachine:
 
 
 _OUTPUT = frozenset({"output"})
-_STATUS_CACHE: dict[tuple[type[object], Any], tuple[Any, bool]] = {}
+# status as sent -> (status as handed out, is it terminal); exact ints and strs only, so that
+# True is not taken for 1.
+_STATUS_CACHE: dict[Any, tuple[Any, bool]] = {}
+_CACHED_TYPES = (int, str)
 
 
-def _status_info(raw: Any) -> tuple[Any, bool]:
-    """``(status as sent, or its number when sent as a known name; is it terminal)``, cached."""
-    kind: object = raw
-    key = (type(kind), raw)
-    try:
-        return _STATUS_CACHE[key]
-    except (KeyError, TypeError):
-        pass
+def _status_info(raw: Any, operation: str) -> tuple[Any, bool]:
+    """``(status as sent, or its number when sent as a known name; is it terminal)``."""
+    if raw is not None and (isinstance(raw, bool) or not isinstance(raw, (int, str))):
+        raise InvalidResponseError(
+            f"{operation}: an update's status is a {type(raw).__name__}, not a task status; "
+            "the client cannot tell whether the task ended",
+            status_code=200,
+        )
+    from inferencesh._generated.models import TASK_STATUS_TERMINAL
+
     status = parse_status(raw)
     normal = raw
     if isinstance(raw, str) and status is not None and status.name.lower() == raw.lower():
         # One spelling per status, so a GET and a stream line describing the same state match.
         normal = int(status)
-    info = (normal, status is not None and status.name in _TERMINAL)
-    if isinstance(raw, (int, str)) and len(_STATUS_CACHE) < 1024:
-        _STATUS_CACHE[key] = info
+    info = (normal, status is not None and status in TASK_STATUS_TERMINAL)
+    if type(raw) in _CACHED_TYPES and len(_STATUS_CACHE) < 1024:
+        _STATUS_CACHE[raw] = info
     return info
 
 
@@ -497,6 +537,7 @@ def iter_task_stream(
     Returns early (without a terminal state) only when ``deadline`` (monotonic) passes.
     """
     machine = machine or TaskStreamMachine(sse=options.sse)
+    machine.operation = f"GET {_stream_path(task_id)}"
     policy = Reconnects(task_id, options, deadline)
     while True:
         reason = "the stream ended"
@@ -506,7 +547,7 @@ def iter_task_stream(
             ) as response:
                 for chunk in response.iter_raw():
                     for update in machine.updates(chunk):
-                        policy.progress()
+                        policy.failures = 0  # progress
                         yield update
                     if machine.done or policy.expired():
                         return
@@ -536,6 +577,7 @@ async def aiter_task_stream(
 ) -> AsyncIterator[dict[str, Any]]:
     """Async driver: the twin of :func:`iter_task_stream`."""
     machine = machine or TaskStreamMachine(sse=options.sse)
+    machine.operation = f"GET {_stream_path(task_id)}"
     policy = Reconnects(task_id, options, deadline)
     while True:
         reason = "the stream ended"
@@ -545,7 +587,7 @@ async def aiter_task_stream(
             ) as response:
                 async for chunk in response.aiter_raw():
                     for update in machine.updates(chunk):
-                        policy.progress()
+                        policy.failures = 0  # progress
                         yield update
                     if machine.done or policy.expired():
                         return

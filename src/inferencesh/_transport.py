@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import json
 import random
 import time
@@ -147,6 +148,7 @@ class TransportConfig:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
         proxy_url: str | None = None,
+        strict_responses: bool = False,
     ) -> None:
         if max_retries < 0:
             raise InvalidInputError(f"max_retries must be >= 0, got {max_retries}")
@@ -168,9 +170,18 @@ class TransportConfig:
             if proxy_url is not None
             else None
         )
+        self.strict_responses = strict_responses
 
     def __repr__(self) -> str:
         return f"TransportConfig(base_url={self.base_url!r}, max_retries={self.max_retries})"
+
+    @functools.cached_property
+    def read_context(self) -> Mapping[str, Any] | None:
+        """The validation context 2xx bodies are read with: tolerant (Go zero values for absent
+        fields) unless strict. Looked up on first use: the model runtime is not light to import."""
+        from inferencesh._runtime.base import read_context
+
+        return read_context(self.strict_responses)
 
     def auth_headers(self) -> dict[str, str]:
         auth = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
@@ -534,34 +545,48 @@ class _TransportCore:
         return response
 
 
-def _model(payload: Any, model: type[M], response: httpx.Response) -> M:
-    if payload is None:
-        raise _invalid(response, f"expected a {model.__name__}, got an empty body")
+def _operation(response: httpx.Response) -> str:
     try:
-        return model.model_validate(payload)
+        request = response.request
+    except RuntimeError:
+        return "the request"
+    return f"{request.method} {request.url.path}"
+
+
+def _model(payload: Any, model: type[M], response: httpx.Response, context: Any) -> M:
+    where = _operation(response)
+    if payload is None:
+        raise _invalid(response, f"{where}: expected a {model.__name__}, got an empty body")
+    try:
+        return model.model_validate(payload, context=context)
     except ValueError as exc:
-        raise _invalid(response, f"the body is not a valid {model.__name__}: {exc}") from None
+        raise _invalid(
+            response, f"{where}: the body is not a valid {model.__name__}: {exc}"
+        ) from None
 
 
-def _model_list(payload: Any, item: type[M], response: httpx.Response) -> list[M]:
+def _model_list(payload: Any, item: type[M], response: httpx.Response, context: Any) -> list[M]:
     if payload is None:
         return []
+    where = _operation(response)
     values = json_array(payload)
     if values is None:
-        raise _invalid(response, f"expected a list of {item.__name__}")
+        raise _invalid(response, f"{where}: expected a list of {item.__name__}")
     try:
-        return [item.model_validate(value) for value in values]
+        return [item.model_validate(value, context=context) for value in values]
     except ValueError as exc:
-        raise _invalid(response, f"the body is not a list of {item.__name__}: {exc}") from None
+        raise _invalid(
+            response, f"{where}: the body is not a list of {item.__name__}: {exc}"
+        ) from None
 
 
-def _decode(returns: Returns[T], payload: Any, response: httpx.Response) -> T:
+def _decode(returns: Returns[T], payload: Any, response: httpx.Response, context: Any) -> T:
     """The parsed result of a generated call, as ``returns`` describes it."""
     model = returns.model
     if returns.kind == "model" and model is not None:
-        return cast(T, _model(payload, model, response))
+        return cast(T, _model(payload, model, response, context))
     if returns.kind == "list" and model is not None:
-        return cast(T, _model_list(payload, model, response))
+        return cast(T, _model_list(payload, model, response, context))
     if returns.kind == "json":
         return cast(T, payload)
     return cast(T, None)
@@ -647,7 +672,9 @@ class SyncTransport(_TransportCore):
         """Send a generated call; its parsed result with the HTTP response."""
         call, kwargs = self.prepare(call, options)
         payload, response = self.request_payload(call.method, call.path, **kwargs)
-        return APIResponse(_decode(call.returns, payload, response), response)
+        return APIResponse(
+            _decode(call.returns, payload, response, self.config.read_context), response
+        )
 
     # Hand-written layer.
 
@@ -778,7 +805,9 @@ class AsyncTransport(_TransportCore):
         """Send a generated call; its parsed result with the HTTP response."""
         call, kwargs = self.prepare(call, options)
         payload, response = await self.request_payload(call.method, call.path, **kwargs)
-        return APIResponse(_decode(call.returns, payload, response), response)
+        return APIResponse(
+            _decode(call.returns, payload, response, self.config.read_context), response
+        )
 
     @contextlib.asynccontextmanager
     async def open_stream(

@@ -7,8 +7,10 @@ checks and automatic file upload before ``POST /apps/run``, waiting and streamin
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from enum import Enum
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast, overload
 
@@ -17,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from inferencesh._errors import InvalidInputError, TaskFailedError, WaitTimeoutError
 from inferencesh._generated.models import ApiAppRunRequest, TaskDTO, TaskResultDTO, TaskStatus
 from inferencesh._generated.resources.tasks import AsyncTasksResource, TasksResource
+from inferencesh._runtime.base import TOLERANT
 from inferencesh._status import parse_status
 from inferencesh._streaming import (
     StreamOptions,
@@ -182,57 +185,102 @@ def _check_timeout(timeout: float | None) -> float | None:
     return time.monotonic() + timeout
 
 
-def _to_task(state: dict[str, Any]) -> TaskDTO:
+def _to_task(state: dict[str, Any], context: Any = TOLERANT) -> TaskDTO:
+    """The ``TaskDTO`` of a stream state, read in full (tolerantly unless ``context`` is strict)."""
+    status = state.get("status")
+    if isinstance(status, str):
+        # A status name this client does not know yet: unknown, never terminal.
+        state = {**state, "status": parse_status(status)}
     try:
-        return TaskDTO.model_validate(state)
+        return TaskDTO.model_validate(state, context=context)
     except ValidationError:
-        # A slim stream update (e.g. a delta before the first snapshot) lacks fields a full task
-        # has; hand it out as it came rather than failing the stream.
+        # Strict reads only: a slim stream update (e.g. a delta before the first snapshot) lacks
+        # fields a full task has; hand it out as it came rather than failing the stream.
         fields = dict(state)
         fields["status"] = parse_status(fields.get("status")) or TaskStatus.UNKNOWN
         return TaskDTO.model_construct(**fields)
 
 
+# A field read by the stream builder: _PLAIN (no validation: Any fields, unknown fields), a memo
+# dict (enum fields: exact ints and strings seen before -> member), or its validator.
+_PLAIN: Any = object()
 _Validate = Callable[[Any], Any]
-_VALIDATORS: dict[str, _Validate | None] = {}
+_Kind = Any
+# field name -> how it is read, for strict reads (False) and tolerant ones (True)
+_KINDS: dict[bool, dict[str, _Kind]] = {False: {}, True: {}}
+_ENUM_MEMO_SIZE = 256
 
 
-def _field_validator(name: str) -> _Validate | None:
-    """The validator of one ``TaskDTO`` field (``None`` for ``Any`` fields and extras)."""
-    if name not in _VALIDATORS:
-        validate: _Validate | None = None
-        field = TaskDTO.model_fields.get(name)
-        if field is not None and field.alias in (None, name) and field.annotation is not Any:
-            annotation: Any = field.annotation
-            if field.metadata:
-                params = (annotation, *field.metadata)
-                annotation = cast(Any, Annotated)[params]
-            # The core validator itself: TypeAdapter.validate_python only forwards to it.
-            validate = TypeAdapter(annotation).validator.validate_python
-        _VALIDATORS[name] = validate
-    return _VALIDATORS[name]
+def _field_kind(name: str, context: Any) -> _Kind:
+    """How the stream builder reads one ``TaskDTO`` field with ``context``."""
+    kinds = _KINDS[context is not None]
+    if name in kinds:
+        return kinds[name]
+    field = TaskDTO.model_fields.get(name)
+    if field is None or field.alias not in (None, name):
+        return _PLAIN  # an unknown field: kept as sent, and not remembered (a server picks them)
+    kind: _Kind = _PLAIN
+    if field.annotation is not Any:
+        annotation: Any = field.annotation
+        if field.metadata:
+            params = (annotation, *field.metadata)
+            annotation = cast(Any, Annotated)[params]
+        # The core validator itself: TypeAdapter.validate_python only forwards to it.
+        validator = TypeAdapter(annotation).validator
+        kind = functools.partial(validator.validate_python, context=context)
+        if isinstance(field.annotation, type) and issubclass(field.annotation, Enum):
+            kind = _EnumMemo(kind)
+    kinds[name] = kind
+    return kind
+
+
+class _EnumMemo(dict[Any, Any]):
+    """An enum field's validator that remembers the members exact ints and strings gave:
+    members are singletons, and a stream repeats its status on every partial update."""
+
+    __slots__ = ("validate",)
+
+    def __init__(self, validate: _Validate) -> None:
+        super().__init__()
+        self.validate = validate
+
+    def __call__(self, value: Any) -> Any:
+        result = self.validate(value)
+        if (type(value) is int or type(value) is str) and len(self) < _ENUM_MEMO_SIZE:
+            self[value] = result
+        return result
+
+
+_FIELDS = frozenset(TaskDTO.__pydantic_fields__)
+_new_model = object.__new__
+_set_attr = object.__setattr__
+# The slots of every pydantic model, set directly as pydantic's own copy does.
+_set_extra: Callable[[BaseModel, Any], None] = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_fields_set: Callable[[BaseModel, Any], None] = BaseModel.__dict__[
+    "__pydantic_fields_set__"
+].__set__
+_set_private: Callable[[BaseModel, Any], None] = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _replace(task: TaskDTO, update: dict[str, Any]) -> TaskDTO:
     """``task.model_copy(update=update)`` for validated values, minus its generic overhead."""
-    cls = type(task)
     values = task.__dict__.copy()
     extra = task.__pydantic_extra__
-    if extra is None:
+    if extra is not None:
+        extra = extra.copy()
+    if extra is None or _FIELDS.issuperset(update):
         values.update(update)
     else:
-        extra = extra.copy()
-        fields = cls.__pydantic_fields__
         for key, value in update.items():
-            if key in fields:
+            if key in _FIELDS:
                 values[key] = value
             else:
                 extra[key] = value
-    new = object.__new__(cls)
-    object.__setattr__(new, "__dict__", values)
-    object.__setattr__(new, "__pydantic_extra__", extra)
-    object.__setattr__(new, "__pydantic_fields_set__", task.__pydantic_fields_set__.union(update))
-    object.__setattr__(new, "__pydantic_private__", task.__pydantic_private__)
+    new = _new_model(type(task))
+    _set_attr(new, "__dict__", values)
+    _set_extra(new, extra)
+    _set_fields_set(new, task.__pydantic_fields_set__.union(update))
+    _set_private(new, task.__pydantic_private__)
     return new
 
 
@@ -240,36 +288,47 @@ class _TaskBuilder:
     """Turns successive stream states into ``TaskDTO``s, validating only what changed.
 
     The machine tells which fields a partial update or a delta changed; the previous model is
-    copied with just those validated. A full snapshot, or a value that fails on its own, takes
-    the full validation path.
+    copied with just those validated (a delta's accumulated text is shared, not copied again).
+    A full snapshot, or a value that fails on its own, takes the full validation path.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, context: Any = TOLERANT) -> None:
         self._task: TaskDTO | None = None
+        self._context = context
+        self._kinds = _KINDS[context is not None]
 
     def __call__(self, state: dict[str, Any]) -> TaskDTO:
         previous, self._task = self._task, None
         changed: frozenset[str] | None = getattr(state, "changed", None)
         task: TaskDTO | None = None
         if previous is not None and changed is not None:
+            kinds = self._kinds
             update: dict[str, Any] = {}
             try:
                 for key in changed:
                     value = state.get(key)
-                    validate = _VALIDATORS[key] if key in _VALIDATORS else _field_validator(key)
-                    update[key] = value if validate is None else validate(value)
+                    kind = kinds.get(key)
+                    if kind is None:
+                        kind = _field_kind(key, self._context)
+                    if kind is _PLAIN:
+                        update[key] = value
+                    elif type(kind) is _EnumMemo and (type(value) is int or type(value) is str):
+                        member = kind.get(value)
+                        update[key] = kind(value) if member is None else member
+                    else:
+                        update[key] = kind(value)
             except ValidationError:
                 pass
             else:
                 task = _replace(previous, update)
         if task is None:
-            task = _to_task(state)
+            task = _to_task(state, self._context)
         self._task = task
         return task
 
 
 def _state(task: TaskDTO) -> dict[str, Any]:
-    return task.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return task.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings=False)
 
 
 def _check_task_id(task_id: Any) -> str:
@@ -284,9 +343,9 @@ class TaskStream:
     ``result`` is the last update received (the final task once the stream is exhausted).
     """
 
-    def __init__(self, updates: Iterator[dict[str, Any]]) -> None:
+    def __init__(self, updates: Iterator[dict[str, Any]], context: Any = TOLERANT) -> None:
         self._updates = updates
-        self._build = _TaskBuilder()
+        self._build = _TaskBuilder(context)
         self.result: TaskDTO | None = None
 
     def __iter__(self) -> TaskStream:
@@ -318,9 +377,9 @@ class TaskStream:
 class AsyncTaskStream:
     """Async twin of :class:`TaskStream`."""
 
-    def __init__(self, updates: AsyncIterator[dict[str, Any]]) -> None:
+    def __init__(self, updates: AsyncIterator[dict[str, Any]], context: Any = TOLERANT) -> None:
         self._updates = updates
-        self._build = _TaskBuilder()
+        self._build = _TaskBuilder(context)
         self.result: TaskDTO | None = None
 
     def __aiter__(self) -> AsyncTaskStream:
@@ -356,6 +415,7 @@ class Tasks(TasksResource):
         super().__init__(transport)
         self._http = transport
         self._files = files
+        self._context = transport.config.read_context
 
     @overload
     def run(
@@ -433,7 +493,7 @@ class Tasks(TasksResource):
         uris = self._files.upload_many(plan.input_plan.uploads) if plan.input_plan.uploads else []
         created = self.create(plan.body(uris))
         if stream:
-            return TaskStream(self._updates(created.id, options))
+            return TaskStream(self._updates(created.id, options), self._context)
         if not wait:
             return created
         return self._wait(created.id, options, None)
@@ -469,7 +529,7 @@ class Tasks(TasksResource):
         options = _stream_options(
             self._http.config, auto_reconnect, max_reconnects, reconnect_delay_ms, sse
         )
-        return TaskStream(self._updates(_check_task_id(task_id), options))
+        return TaskStream(self._updates(_check_task_id(task_id), options), self._context)
 
     def _get_state(self, task_id: str) -> dict[str, Any]:
         return _state(self.get(task_id))
@@ -493,7 +553,7 @@ class Tasks(TasksResource):
             if not TaskStreamMachine.is_terminal(_state(task)):
                 raise WaitTimeoutError(f"task {task_id} did not finish before the timeout")
             return task_outcome(task)
-        return task_outcome(_to_task(last))
+        return task_outcome(_to_task(last, self._context))
 
 
 class AsyncTasks(AsyncTasksResource):
@@ -503,6 +563,7 @@ class AsyncTasks(AsyncTasksResource):
         super().__init__(transport)
         self._http = transport
         self._files = files
+        self._context = transport.config.read_context
 
     @overload
     async def run(
@@ -576,7 +637,7 @@ class AsyncTasks(AsyncTasksResource):
         uris = await self._files.upload_many(uploads) if uploads else []
         created = await self.create(plan.body(uris))
         if stream:
-            return AsyncTaskStream(self._updates(created.id, options))
+            return AsyncTaskStream(self._updates(created.id, options), self._context)
         if not wait:
             return created
         return await self._wait(created.id, options, None)
@@ -609,7 +670,7 @@ class AsyncTasks(AsyncTasksResource):
         options = _stream_options(
             self._http.config, auto_reconnect, max_reconnects, reconnect_delay_ms, sse
         )
-        return AsyncTaskStream(self._updates(_check_task_id(task_id), options))
+        return AsyncTaskStream(self._updates(_check_task_id(task_id), options), self._context)
 
     async def _get_state(self, task_id: str) -> dict[str, Any]:
         return _state(await self.get(task_id))
@@ -633,4 +694,4 @@ class AsyncTasks(AsyncTasksResource):
             if not TaskStreamMachine.is_terminal(_state(task)):
                 raise WaitTimeoutError(f"task {task_id} did not finish before the timeout")
             return task_outcome(task)
-        return task_outcome(_to_task(last))
+        return task_outcome(_to_task(last, self._context))

@@ -62,11 +62,12 @@ async def make_agent(mode: str) -> AsyncIterator[Callable[..., Any]]:
 
     def make(base_url: str, spec: Any, context: Any = None, **options: Any) -> Any:
         options.setdefault("reconnect_delay_ms", 0)
+        # Strict: the servers here are our own, and drift from the schema should fail.
         if mode == "sync":
-            client: Any = Inference(api_key="inf_test", base_url=base_url)
+            client: Any = Inference(api_key="inf_test", base_url=base_url, strict_responses=True)
             clients.append(client)
             return Awaitable(client.agent(spec, context, **options))
-        client = AsyncInference(api_key="inf_test", base_url=base_url)
+        client = AsyncInference(api_key="inf_test", base_url=base_url, strict_responses=True)
         clients.append(client)
         return client.agent(spec, context, **options)
 

@@ -57,10 +57,14 @@ async def agent_of(runtime: Any, mode: str) -> Any:
 
     def make(spec: Any, context: Any = None) -> Any:
         if mode == "sync":
-            client: Any = Inference(api_key="inf_local", base_url=runtime.base_url)
+            client: Any = Inference(
+                api_key="inf_local", base_url=runtime.base_url, strict_responses=True
+            )
             clients.append(client)
             return Awaitable(client.agent(spec, context))
-        client = AsyncInference(api_key="inf_local", base_url=runtime.base_url)
+        client = AsyncInference(
+            api_key="inf_local", base_url=runtime.base_url, strict_responses=True
+        )
         clients.append(client)
         return client.agent(spec, context)
 

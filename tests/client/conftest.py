@@ -23,15 +23,21 @@ def runtime() -> Iterator[Any]:
         yield rt
 
 
+# Clients of our own runtime read strictly, so that drift between the runtime and the schema
+# fails a test instead of being read as zero values.
+
+
 @pytest.fixture
 def client(runtime: Any) -> Iterator[Inference]:
-    with Inference(api_key="inf_local", base_url=runtime.base_url) as c:
+    with Inference(api_key="inf_local", base_url=runtime.base_url, strict_responses=True) as c:
         yield c
 
 
 @pytest.fixture
 async def aclient(runtime: Any) -> Any:
-    async with AsyncInference(api_key="inf_local", base_url=runtime.base_url) as c:
+    async with AsyncInference(
+        api_key="inf_local", base_url=runtime.base_url, strict_responses=True
+    ) as c:
         yield c
 
 

@@ -186,7 +186,7 @@ def test_rate_limit_headers_are_readable_on_errors(mode: str, fault: Start) -> N
             Reply(status=200, headers={"content-type": "application/json"}, body=b""),
             InvalidResponseError,
         ),
-        (Reply.json({"id": "t1"}), InvalidResponseError),
+        (Reply.json("t1"), InvalidResponseError),
         (Reply.json([1, 2]), InvalidResponseError),
         (Reply(raw=b'HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n{"id"'), APIConnectionError),
         (Reply(raw=b"garbage\r\n\r\n"), APIConnectionError),

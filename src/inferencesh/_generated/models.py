@@ -3387,6 +3387,9 @@ FlowNodeData.model_rebuild()
 FlowRunDTO.model_rebuild()
 NodeTaskDTO.model_rebuild()
 
+# Fields a tolerant read still refuses (schema/overrides.yaml).
+TaskResultDTO.__client_needs__ = ("id",)
+
 # Documented names of renamed wire types (schema/overrides.yaml).
 IntegrationAuthType = CredentialType
 IntegrationProvider = CredentialProvider

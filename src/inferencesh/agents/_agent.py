@@ -45,6 +45,7 @@ from inferencesh._generated.resources.agents import AgentsResource, AsyncAgentsR
 from inferencesh._generated.resources.chats import AsyncChatsResource, ChatsResource
 from inferencesh._generated.resources.tools import AsyncToolsResource, ToolsResource
 from inferencesh._logging import logger, redact
+from inferencesh._runtime.base import TOLERANT
 from inferencesh._streaming import NDJSON, RECOVERABLE, Reconnects, StreamOptions
 from inferencesh.agents._machine import (
     ApprovalWaiting,
@@ -100,9 +101,9 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 def _model(cls: type[_M], state: Mapping[str, Any]) -> _M:
-    """A typed view of a stream state; a slim partial state is handed out as it came."""
+    """A typed view of a stream state, read as Go wrote it (absent fields are zero values)."""
     try:
-        return cls.model_validate(dict(state))
+        return cls.model_validate(dict(state), context=TOLERANT)
     except ValidationError:
         return cls.model_construct(**dict(state))
 
