@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -114,22 +115,38 @@ def load_generator() -> Any:
 # Preparing the schemas.
 
 
-def _walk(node: Any, visit: Any) -> Any:
-    """``node`` rebuilt bottom-up, each dict passed through ``visit``."""
-    if isinstance(node, dict):
-        items = cast(JsonSchema, node).items()
-        return visit({key: _walk(value, visit) for key, value in items})
-    if isinstance(node, list):
-        return [_walk(item, visit) for item in cast(list[Any], node)]  # type: ignore[redundant-cast]
-    return node
+# Keywords whose value is a map of names to schemas, and keywords whose value is data.
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
+_DATA = frozenset({"default", "enum", "const", "examples", "required"})
+
+Visit = Callable[[JsonSchema], JsonSchema]
+
+
+def _walk(node: Any, visit: Visit) -> Any:
+    """A schema rebuilt bottom-up, each subschema passed through ``visit``; values (defaults,
+    enums, ``x-`` extensions) and property names are left as they are."""
+    if not isinstance(node, dict):
+        return node
+    rebuilt: JsonSchema = {}
+    for key, value in cast(JsonSchema, node).items():
+        if key in _DATA or key.startswith("x-"):
+            rebuilt[key] = value
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            named = cast(JsonSchema, value).items()
+            rebuilt[key] = {name: _walk(schema, visit) for name, schema in named}
+        elif isinstance(value, list):
+            rebuilt[key] = [_walk(item, visit) for item in cast(list[Any], value)]  # type: ignore[redundant-cast]
+        else:
+            rebuilt[key] = _walk(value, visit)
+    return visit(rebuilt)
 
 
 def _renamed_refs(node: Any, renames: dict[str, str]) -> Any:
     def visit(schema: JsonSchema) -> JsonSchema:
         ref = schema.get("$ref")
-        if isinstance(ref, str):
-            if ref.startswith(_OLD_DEFS):
-                ref = _DEFS + ref.removeprefix(_OLD_DEFS)
+        if isinstance(ref, str) and ref.startswith(_OLD_DEFS):
+            ref = _DEFS + ref.removeprefix(_OLD_DEFS)
+        if isinstance(ref, str) and ref.startswith(_DEFS):
             name = ref.removeprefix(_DEFS)
             schema = {**schema, "$ref": _DEFS + renames.get(name, name)}
         return schema
@@ -148,6 +165,15 @@ def _free_name(wanted: str, taken: set[str]) -> str:
     return name
 
 
+def _root_def(root: JsonSchema, local: dict[str, JsonSchema]) -> str | None:
+    """The local def a root that is only a ``$ref`` names (pydantic writes a recursive model so)."""
+    ref = root.get("$ref")
+    if set(root) - {"title", "description"} != {"$ref"} or not isinstance(ref, str):
+        return None
+    name = ref.removeprefix(_DEFS).removeprefix(_OLD_DEFS)
+    return name if name in local else None
+
+
 def _add_document(role: str, schema: JsonSchema, defs: dict[str, JsonSchema]) -> None:
     """Put ``schema`` into ``defs`` as ``role``, its own ``$defs`` beside it."""
     schema = copy.deepcopy(schema)
@@ -155,16 +181,15 @@ def _add_document(role: str, schema: JsonSchema, defs: dict[str, JsonSchema]) ->
         **_object(schema.pop("definitions", None)),
         **_object(schema.pop("$defs", None)),
     }
-    renames: dict[str, str] = {}
+    target = _root_def(schema, local)
+    renames: dict[str, str] = {} if target is None else {target: role}
     for name, body in local.items():
-        if name in _RESERVED or (name in defs and defs[name] != body):
+        if name != target and (name in _RESERVED or (name in defs and defs[name] != body)):
             renames[name] = _free_name(f"{role}{name}", set(defs) | set(local))
     for name, body in local.items():
         defs[renames.get(name, name)] = _renamed_refs(body, renames)
-    root: JsonSchema = _renamed_refs(schema, renames)
-    if set(root) - {"title", "description"} == {"$ref"}:
-        root = {**root, "allOf": [{"$ref": root.pop("$ref")}]}
-    elif not _is_object(root):
+    root: JsonSchema = defs[role] if target is not None else _renamed_refs(schema, renames)
+    if not _is_object(root):
         # ``{}`` (a function returning a dict, or taking nothing): any object.
         root = {"type": "object", "additionalProperties": True, **root}
     if role != "Output":
