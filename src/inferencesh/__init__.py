@@ -63,6 +63,12 @@ _LAZY: dict[str, str] = {
     "ToolCallInfo": "inferencesh.agents",
     "AsyncTaskStream": "inferencesh.tasks",
     "TaskStream": "inferencesh.tasks",
+    "AppOutputError": "inferencesh._typed_apps",
+    "AsyncTypedTaskStream": "inferencesh._typed_apps",
+    "TypedApp": "inferencesh._typed_apps",
+    "TypedTask": "inferencesh._typed_apps",
+    "TypedTaskStream": "inferencesh._typed_apps",
+    "TypedTaskUpdate": "inferencesh._typed_apps",
     "AsyncSession": "inferencesh.sessions",
     "Session": "inferencesh.sessions",
     "BaseApp": "inferencesh.app",
@@ -140,6 +146,12 @@ if TYPE_CHECKING:
     from inferencesh._status import is_message_ready as is_message_ready
     from inferencesh._status import is_terminal_status as is_terminal_status
     from inferencesh._status import parse_status as parse_status
+    from inferencesh._typed_apps import AppOutputError as AppOutputError
+    from inferencesh._typed_apps import AsyncTypedTaskStream as AsyncTypedTaskStream
+    from inferencesh._typed_apps import TypedApp as TypedApp
+    from inferencesh._typed_apps import TypedTask as TypedTask
+    from inferencesh._typed_apps import TypedTaskStream as TypedTaskStream
+    from inferencesh._typed_apps import TypedTaskUpdate as TypedTaskUpdate
     from inferencesh.agents import Agent as Agent
     from inferencesh.agents import AgentDelta as AgentDelta
     from inferencesh.agents import AgentRunError as AgentRunError
@@ -190,12 +202,14 @@ __all__ = [
     "AgentDelta",
     "AgentRunError",
     "AgentTool",
+    "AppOutputError",
     "AsyncAgent",
     "AsyncInference",
     "AsyncPage",
     "AsyncPager",
     "AsyncSession",
     "AsyncTaskStream",
+    "AsyncTypedTaskStream",
     "AuthenticationError",
     "BadRequestError",
     "BaseApp",
@@ -236,6 +250,10 @@ __all__ = [
     "ToolCall",
     "ToolCallInfo",
     "ToolParameters",
+    "TypedApp",
+    "TypedTask",
+    "TypedTaskStream",
+    "TypedTaskUpdate",
     "UnprocessableEntityError",
     "UploadFileOptions",
     "WaitTimeoutError",

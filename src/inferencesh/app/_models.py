@@ -36,8 +36,39 @@ def _declaration_order(schema: dict[str, Any], cls: type[Any]) -> None:
         ]
 
 
+# A default built by one of these is an empty container, which JSON can say; other factories
+# (a uuid, a timestamp) have no default worth publishing.
+_EMPTY_CONTAINERS: dict[Any, type[Any]] = {
+    list: list,
+    tuple: list,
+    set: list,
+    frozenset: list,
+    dict: dict,
+}
+
+
+def _container_defaults(schema: dict[str, Any], cls: type[Any]) -> None:
+    """Publish ``default_factory=list`` (or dict, set, tuple) as ``"default": []`` (or ``{}``).
+
+    pydantic leaves such a field out of both ``default`` and ``required``, so a form or a typed
+    client generated from the schema would not know that it is empty rather than absent.
+    """
+    properties: dict[str, Any] = schema.get("properties") or {}
+    fields: dict[str, Any] = getattr(cls, "model_fields", {})
+    for name, field in fields.items():
+        key = field.alias or name
+        factory = field.default_factory
+        if key in properties and "default" not in properties[key] and factory in _EMPTY_CONTAINERS:
+            properties[key]["default"] = _EMPTY_CONTAINERS[factory]()
+
+
+def _app_schema(schema: dict[str, Any], cls: type[Any]) -> None:
+    _declaration_order(schema, cls)
+    _container_defaults(schema, cls)
+
+
 class _OrderedSchemaModel(BaseModel):
-    model_config = ConfigDict(json_schema_extra=_declaration_order)
+    model_config = ConfigDict(json_schema_extra=_app_schema)
 
 
 class BaseAppSetup(_OrderedSchemaModel):

@@ -26,7 +26,7 @@ from inferencesh._errors import (
     InvalidInputError,
     TaskFailedError,
 )
-from inferencesh.cli import _chat, _resources, _run, _serve
+from inferencesh.cli import _chat, _resources, _run, _serve, _types
 from inferencesh.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -46,6 +46,7 @@ COMMAND_GROUPS: list[Callable[[Any], None]] = [
     _resources.register,
     _serve.register,
     _chat.register,
+    _types.register,
 ]
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that went away

@@ -109,6 +109,14 @@ class Apps:
                 return self._dto(spec, await self.describe(spec))
         raise ApiError(404, "not_found", f"App not found: {app_id_}")
 
+    async def get_version(self, app_id_: str, version: str) -> AppDTO:
+        """An app as it is at one version: its version id (full or short) or version name."""
+        for spec in self.registry.specs():
+            number = version_id(spec)
+            if app_id(spec) == app_id_ and version in (number, number[4:12], spec.version):
+                return self._dto(spec, await self.describe(spec))
+        raise ApiError(404, "not_found", f"App version not found: {app_id_}@{version}")
+
     def delete(self, app_id_: str) -> None:
         """Unregister a user app, every version (built-in ones stay)."""
         for ref in self.registry.refs():

@@ -224,6 +224,10 @@ def create_app(
     async def get_app_by_id(request: Request) -> Response:
         return _ok(await engine.apps.get_by_id(request.path_params["app_id"]))
 
+    async def get_app_version(request: Request) -> Response:
+        params = request.path_params
+        return _ok(await engine.apps.get_version(params["app_id"], params["version_id"]))
+
     async def delete_app(request: Request) -> Response:
         engine.apps.delete(request.path_params["app_id"])
         return _ok()
@@ -458,6 +462,7 @@ def create_app(
         Route("/apps/run", run_task, methods=["POST"]),
         Route("/apps/{namespace}/{name}", get_app, methods=["GET"]),
         _route("/apps/{app_id}", GET=get_app_by_id, DELETE=delete_app),
+        Route("/apps/{app_id}/versions/{version_id}", get_app_version, methods=["GET"]),
         _route("/tasks/{task_id}", GET=get_task, DELETE=delete_task),
         Route("/tasks/{task_id}/status", task_status, methods=["GET"]),
         Route("/tasks/{task_id}/stream", stream_task, methods=["GET"]),
