@@ -14,9 +14,11 @@ from inferencesh import (
     Session,
     TaskStream,
 )
-from inferencesh.files import AsyncFiles, Files
-from inferencesh.sessions import AsyncSessions, Sessions
-from inferencesh.tasks import AsyncTasks, Tasks
+from inferencesh._async.files import AsyncFiles
+from inferencesh._async.tasks import AsyncTasks
+from inferencesh._generated.sync.files import Files
+from inferencesh._generated.sync.tasks import Tasks
+from inferencesh._sessions import AsyncSessions, Sessions
 
 PAIRS = [
     (Inference, AsyncInference),

@@ -19,7 +19,13 @@ MODELS = Path("src/inferencesh/_generated/models.py")
 def scratch(tmp_path: Path) -> Path:
     """The files `python -m codegen generate` reads and writes, copied into a temp folder."""
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    for folder in ("schema", "codegen", "src/inferencesh/_generated", "docs"):
+    for folder in (
+        "schema",
+        "codegen",
+        "src/inferencesh/_generated",
+        "src/inferencesh/_async",
+        "docs",
+    ):
         shutil.copytree(
             ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
