@@ -61,6 +61,17 @@ def test_a_hand_edit_in_generated_code_fails_the_check(scratch: Path) -> None:
     assert "make generate" in check.stderr
 
 
+def test_an_async_source_edited_without_regenerating_fails_the_check(scratch: Path) -> None:
+    source = scratch / "src/inferencesh/_async/tasks.py"
+    source.write_text(source.read_text().replace("Stop reading", "Stop reading now", 1))
+    check = codegen(scratch, "--check")
+    assert check.returncode == 1
+    assert (
+        "_generated/sync/tasks.py" in check.stdout
+        and '+        """Stop reading now' in check.stdout
+    )
+
+
 def test_a_stray_file_in_generated_fails_the_check(scratch: Path) -> None:
     (scratch / MODELS.parent / "handwritten.py").write_text("x = 1\n")
     check = codegen(scratch, "--check")

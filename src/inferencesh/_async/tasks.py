@@ -22,7 +22,7 @@ from inferencesh._callbacks import (
     task_callbacks,
 )
 from inferencesh._concurrency import AsyncConcurrency
-from inferencesh._errors import NotFoundError, WaitTimeoutError
+from inferencesh._errors import InvalidResponseError, NotFoundError, WaitTimeoutError
 from inferencesh._generated.models import TaskDTO, TaskResultDTO
 from inferencesh._generated.resources.tasks import AsyncTasksResource
 from inferencesh._runtime.base import TOLERANT
@@ -134,6 +134,8 @@ class _AsyncTaskSource:
             except NotFoundError:
                 # A server without the status route; a task that does not exist 404s below.
                 self._watch.without_status()
+            except InvalidResponseError:
+                pass  # a status the client cannot read: read the task instead
             else:
                 if not self._watch.changed(status):
                     return ()

@@ -51,6 +51,7 @@ from inferencesh._concurrency import Concurrency
 from inferencesh._errors import (
     ChatStreamError,
     ConflictError,
+    InvalidResponseError,
     NotFoundError,
     PermissionDeniedError,
     WaitTimeoutError,
@@ -353,6 +354,8 @@ class _ChatSource:
             except NotFoundError:
                 # A server without the status route; a chat that does not exist 404s below.
                 self._watch.without_status()
+            except InvalidResponseError:
+                pass  # a status the client cannot read: read the chat instead
             else:
                 if not self._watch.changed(status):
                     return ()

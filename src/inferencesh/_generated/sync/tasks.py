@@ -22,7 +22,7 @@ from inferencesh._callbacks import (
     task_callbacks,
 )
 from inferencesh._concurrency import Concurrency
-from inferencesh._errors import NotFoundError, WaitTimeoutError
+from inferencesh._errors import InvalidResponseError, NotFoundError, WaitTimeoutError
 from inferencesh._generated.models import TaskDTO, TaskResultDTO
 from inferencesh._generated.resources.tasks import TasksResource
 from inferencesh._generated.sync.follow import follow
@@ -135,6 +135,8 @@ class _TaskSource:
             except NotFoundError:
                 # A server without the status route; a task that does not exist 404s below.
                 self._watch.without_status()
+            except InvalidResponseError:
+                pass  # a status the client cannot read: read the task instead
             else:
                 if not self._watch.changed(status):
                     return ()
