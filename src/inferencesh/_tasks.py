@@ -12,10 +12,11 @@ import functools
 import time
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from inferencesh._callbacks import DeltaCallback, PartialUpdateCallback, UpdateCallback
 from inferencesh._errors import InvalidInputError, TaskFailedError
 from inferencesh._files import InputPlan, plan_input
 from inferencesh._generated.models import ApiAppRunRequest, TaskDTO, TaskStatus
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from inferencesh._transport import TransportConfig
 
 __all__ = [
+    "FollowOptions",
+    "RunOptions",
     "RunParams",
     "TaskBuilder",
     "check_session_options",
@@ -43,6 +46,26 @@ __all__ = [
 
 RunParams = ApiAppRunRequest | Mapping[str, Any]
 """``POST /apps/run`` parameters: the documented dict or the generated request model."""
+
+
+class FollowOptions(TypedDict, total=False):
+    """How a call follows its task: the keyword arguments of ``tasks.wait_for_completion`` and
+    ``tasks.stream`` (defaults: reconnect up to 5 times, 1000 ms apart; no callbacks; the
+    client's ``stream=``)."""
+
+    auto_reconnect: bool
+    max_reconnects: int
+    reconnect_delay_ms: int
+    on_update: UpdateCallback | None
+    on_partial_update: PartialUpdateCallback | None
+    on_delta: DeltaCallback | None
+    poll_interval: float | None
+
+
+class RunOptions(FollowOptions, total=False):
+    """The keyword arguments of ``tasks.run`` besides ``wait`` and ``stream``."""
+
+    upload_files: bool
 
 
 def _params_dict(params: Any) -> dict[str, Any]:

@@ -5,6 +5,8 @@ clients, against the local runtime."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from typing import get_type_hints
 
 from inferencesh import AsyncInference, Inference, TaskFailedError, TaskStatus
 
@@ -12,22 +14,31 @@ SLOW = {"app": "infsh/slow", "input": {"seconds": 30}}
 ECHO = {"app": "infsh/echo", "input": {"text": "hi"}}
 
 
+def keyword_only(function: Callable[..., object]) -> set[str]:
+    parameters = inspect.signature(function).parameters.values()
+    return {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}
+
+
 def test_aliases_take_what_their_tasks_methods_take() -> None:
     from inferencesh._async.tasks import AsyncTasks
     from inferencesh._generated.sync.tasks import Tasks
+    from inferencesh._tasks import FollowOptions, RunOptions
 
-    pairs = {
-        "get_task": "get",
-        "stream_task": "stream",
-        "wait_for_completion": "wait_for_completion",
+    follow = set(get_type_hints(FollowOptions))
+    aliases = {"get_task": "get", "cancel": "cancel"}
+    followers = {
+        "stream_task": ("stream", {"sse"}),
+        "wait_for_completion": ("wait_for_completion", {"timeout"}),
     }
     for client, tasks in ((Inference, Tasks), (AsyncInference, AsyncTasks)):
-        for alias, method in {**pairs, "cancel": "cancel"}.items():
+        for alias, method in {**aliases, **{a: m for a, (m, _) in followers.items()}}.items():
             assert f"Alias of ``client.tasks.{method}``" in (getattr(client, alias).__doc__ or "")
-        for alias, method in pairs.items():
-            own = list(inspect.signature(getattr(client, alias)).parameters)
-            target = list(inspect.signature(getattr(tasks, method)).parameters)
-            assert own == target, alias
+        for alias, (method, own) in followers.items():
+            # The alias names its own keywords and passes FollowOptions on: together they are
+            # exactly the keywords of the tasks method.
+            assert keyword_only(getattr(client, alias)) == own
+            assert keyword_only(getattr(tasks, method)) == follow | own
+        assert keyword_only(tasks.run) == set(get_type_hints(RunOptions)) | {"wait", "stream"}
         assert list(inspect.signature(client.cancel).parameters) == ["self", "task_id"]
 
 

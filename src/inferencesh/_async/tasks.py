@@ -29,6 +29,7 @@ from inferencesh._runtime.base import TOLERANT
 from inferencesh._status import is_terminal_status
 from inferencesh._streaming import Reconnects, StatusWatch, StreamOptions, TaskStreamMachine
 from inferencesh._tasks import (
+    RunOptions,
     RunParams,
     TaskBuilder,
     check_task_id,
@@ -42,6 +43,8 @@ from inferencesh._tasks import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from inferencesh._async.files import AsyncFiles
     from inferencesh._async.transport import AsyncTransport
 
@@ -159,14 +162,7 @@ class AsyncTasks(AsyncTasksResource):
         *,
         wait: bool = ...,
         stream: Literal[True],
-        auto_reconnect: bool = ...,
-        max_reconnects: int = ...,
-        reconnect_delay_ms: int = ...,
-        upload_files: bool = ...,
-        on_update: UpdateCallback | None = ...,
-        on_partial_update: PartialUpdateCallback | None = ...,
-        on_delta: DeltaCallback | None = ...,
-        poll_interval: float | None = ...,
+        **options: Unpack[RunOptions],
     ) -> AsyncTaskStream: ...
 
     @overload
@@ -176,14 +172,7 @@ class AsyncTasks(AsyncTasksResource):
         *,
         wait: Literal[False],
         stream: Literal[False] = ...,
-        auto_reconnect: bool = ...,
-        max_reconnects: int = ...,
-        reconnect_delay_ms: int = ...,
-        upload_files: bool = ...,
-        on_update: UpdateCallback | None = ...,
-        on_partial_update: PartialUpdateCallback | None = ...,
-        on_delta: DeltaCallback | None = ...,
-        poll_interval: float | None = ...,
+        **options: Unpack[RunOptions],
     ) -> TaskResultDTO: ...
 
     @overload
@@ -193,14 +182,7 @@ class AsyncTasks(AsyncTasksResource):
         *,
         wait: Literal[True] = ...,
         stream: Literal[False] = ...,
-        auto_reconnect: bool = ...,
-        max_reconnects: int = ...,
-        reconnect_delay_ms: int = ...,
-        upload_files: bool = ...,
-        on_update: UpdateCallback | None = ...,
-        on_partial_update: PartialUpdateCallback | None = ...,
-        on_delta: DeltaCallback | None = ...,
-        poll_interval: float | None = ...,
+        **options: Unpack[RunOptions],
     ) -> TaskDTO: ...
 
     @overload
@@ -210,14 +192,7 @@ class AsyncTasks(AsyncTasksResource):
         *,
         wait: bool = ...,
         stream: bool = ...,
-        auto_reconnect: bool = ...,
-        max_reconnects: int = ...,
-        reconnect_delay_ms: int = ...,
-        upload_files: bool = ...,
-        on_update: UpdateCallback | None = ...,
-        on_partial_update: PartialUpdateCallback | None = ...,
-        on_delta: DeltaCallback | None = ...,
-        poll_interval: float | None = ...,
+        **options: Unpack[RunOptions],
     ) -> TaskDTO | TaskResultDTO | AsyncTaskStream: ...
 
     async def run(

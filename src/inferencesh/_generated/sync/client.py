@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from inferencesh._agents._agent import AgentSpec
-    from inferencesh._callbacks import DeltaCallback, PartialUpdateCallback, UpdateCallback
     from inferencesh._files import ProgressCallback, UploadEncoding, UploadOptions, UploadSource
     from inferencesh._generated.models import FileDTO, TaskDTO, TaskResultDTO
     from inferencesh._generated.sync.agent import Agent, Agents
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
     from inferencesh._generated.sync.sessions import Session
     from inferencesh._generated.sync.tasks import Tasks, TaskStream
     from inferencesh._runtime.request import RequestOptions
-    from inferencesh._tasks import RunParams
+    from inferencesh._tasks import FollowOptions, RunOptions, RunParams
 
 __all__ = ["Inference", "inference"]
 
@@ -131,29 +130,10 @@ class Inference(ClientBase, SyncResources[Transport]):
         *,
         wait: bool = True,
         stream: bool = False,
-        auto_reconnect: bool = True,
-        max_reconnects: int = 5,
-        reconnect_delay_ms: int = 1000,
-        upload_files: bool = True,
-        on_update: UpdateCallback | None = None,
-        on_partial_update: PartialUpdateCallback | None = None,
-        on_delta: DeltaCallback | None = None,
-        poll_interval: float | None = None,
+        **options: Unpack[RunOptions],
     ) -> TaskDTO | TaskResultDTO | TaskStream:
         """Same as ``client.tasks.run`` (kept for code written against older SDKs)."""
-        return self.tasks.run(
-            params,
-            wait=wait,
-            stream=stream,
-            auto_reconnect=auto_reconnect,
-            max_reconnects=max_reconnects,
-            reconnect_delay_ms=reconnect_delay_ms,
-            upload_files=upload_files,
-            on_update=on_update,
-            on_partial_update=on_partial_update,
-            on_delta=on_delta,
-            poll_interval=poll_interval,
-        )
+        return self.tasks.run(params, wait=wait, stream=stream, **options)
 
     def get_task(self, task_id: str, **options: Unpack[RequestOptions]) -> TaskDTO:
         """Alias of ``client.tasks.get`` (the official Python SDK's name)."""
@@ -164,56 +144,16 @@ class Inference(ClientBase, SyncResources[Transport]):
         self.tasks.cancel(task_id)
 
     def stream_task(
-        self,
-        task_id: str,
-        *,
-        auto_reconnect: bool = True,
-        max_reconnects: int = 5,
-        reconnect_delay_ms: int = 1000,
-        sse: bool = False,
-        on_update: UpdateCallback | None = None,
-        on_partial_update: PartialUpdateCallback | None = None,
-        on_delta: DeltaCallback | None = None,
-        poll_interval: float | None = None,
+        self, task_id: str, *, sse: bool = False, **options: Unpack[FollowOptions]
     ) -> TaskStream:
         """Alias of ``client.tasks.stream`` (the official Python SDK's name)."""
-        return self.tasks.stream(
-            task_id,
-            auto_reconnect=auto_reconnect,
-            max_reconnects=max_reconnects,
-            reconnect_delay_ms=reconnect_delay_ms,
-            sse=sse,
-            on_update=on_update,
-            on_partial_update=on_partial_update,
-            on_delta=on_delta,
-            poll_interval=poll_interval,
-        )
+        return self.tasks.stream(task_id, sse=sse, **options)
 
     def wait_for_completion(
-        self,
-        task_id: str,
-        *,
-        timeout: float | None = None,
-        auto_reconnect: bool = True,
-        max_reconnects: int = 5,
-        reconnect_delay_ms: int = 1000,
-        on_update: UpdateCallback | None = None,
-        on_partial_update: PartialUpdateCallback | None = None,
-        on_delta: DeltaCallback | None = None,
-        poll_interval: float | None = None,
+        self, task_id: str, *, timeout: float | None = None, **options: Unpack[FollowOptions]
     ) -> TaskDTO:
         """Alias of ``client.tasks.wait_for_completion`` (the official Python SDK's name)."""
-        return self.tasks.wait_for_completion(
-            task_id,
-            timeout=timeout,
-            auto_reconnect=auto_reconnect,
-            max_reconnects=max_reconnects,
-            reconnect_delay_ms=reconnect_delay_ms,
-            on_update=on_update,
-            on_partial_update=on_partial_update,
-            on_delta=on_delta,
-            poll_interval=poll_interval,
-        )
+        return self.tasks.wait_for_completion(task_id, timeout=timeout, **options)
 
     def upload_file(
         self,

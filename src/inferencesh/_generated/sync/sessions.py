@@ -7,14 +7,16 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from inferencesh._callbacks import DeltaCallback, PartialUpdateCallback, UpdateCallback
 from inferencesh._errors import SessionError
 from inferencesh._generated.models import AppSessionDTO, TaskDTO, TaskResultDTO
 from inferencesh._logging import logger
 from inferencesh._sessions import Sessions, call_params, ended_error, session_id_of
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from inferencesh._generated.sync.tasks import Tasks, TaskStream
+    from inferencesh._tasks import RunOptions
 
 __all__ = ["Session"]
 
@@ -48,14 +50,7 @@ class Session:
         *,
         wait: bool = ...,
         stream: Literal[True],
-        auto_reconnect: bool = ...,
-        max_reconnects: int = ...,
-        reconnect_delay_ms: int = ...,
-        upload_files: bool = ...,
-        on_update: UpdateCallback | None = ...,
-        on_partial_update: PartialUpdateCallback | None = ...,
-        on_delta: DeltaCallback | None = ...,
-        poll_interval: float | None = ...,
+        **options: Unpack[RunOptions],
     ) -> TaskStream: ...
 
     @overload
@@ -66,14 +61,7 @@ class Session:
         *,
         wait: Literal[False],
         stream: Literal[False] = ...,
-        auto_reconnect: bool = ...,
-        max_reconnects: int = ...,
-        reconnect_delay_ms: int = ...,
-        upload_files: bool = ...,
-        on_update: UpdateCallback | None = ...,
-        on_partial_update: PartialUpdateCallback | None = ...,
-        on_delta: DeltaCallback | None = ...,
-        poll_interval: float | None = ...,
+        **options: Unpack[RunOptions],
     ) -> TaskResultDTO: ...
 
     @overload
@@ -84,14 +72,7 @@ class Session:
         *,
         wait: Literal[True] = ...,
         stream: Literal[False] = ...,
-        auto_reconnect: bool = ...,
-        max_reconnects: int = ...,
-        reconnect_delay_ms: int = ...,
-        upload_files: bool = ...,
-        on_update: UpdateCallback | None = ...,
-        on_partial_update: PartialUpdateCallback | None = ...,
-        on_delta: DeltaCallback | None = ...,
-        poll_interval: float | None = ...,
+        **options: Unpack[RunOptions],
     ) -> TaskDTO: ...
 
     def call(
@@ -101,31 +82,14 @@ class Session:
         *,
         wait: bool = True,
         stream: bool = False,
-        auto_reconnect: bool = True,
-        max_reconnects: int = 5,
-        reconnect_delay_ms: int = 1000,
-        upload_files: bool = True,
-        on_update: UpdateCallback | None = None,
-        on_partial_update: PartialUpdateCallback | None = None,
-        on_delta: DeltaCallback | None = None,
-        poll_interval: float | None = None,
+        **options: Unpack[RunOptions],
     ) -> TaskDTO | TaskResultDTO | TaskStream:
-        """Run ``function`` of the app in this session; the options are ``tasks.run``'s."""
+        """Run ``function`` of the app in this session; the options (callbacks,
+        ``poll_interval``, reconnects) are ``tasks.run``'s."""
         if self._ended:
             raise ended_error(self.session_id)
-        return self._tasks.run(
-            call_params(self.app, self.session_id, function, input),
-            wait=wait,
-            stream=stream,
-            auto_reconnect=auto_reconnect,
-            max_reconnects=max_reconnects,
-            reconnect_delay_ms=reconnect_delay_ms,
-            upload_files=upload_files,
-            on_update=on_update,
-            on_partial_update=on_partial_update,
-            on_delta=on_delta,
-            poll_interval=poll_interval,
-        )
+        params = call_params(self.app, self.session_id, function, input)
+        return self._tasks.run(params, wait=wait, stream=stream, **options)
 
     def info(self) -> AppSessionDTO:
         """The session record (``GET /sessions/{id}``)."""

@@ -30,6 +30,7 @@ from inferencesh._runtime.base import TOLERANT
 from inferencesh._status import is_terminal_status
 from inferencesh._streaming import Reconnects, StatusWatch, StreamOptions, TaskStreamMachine
 from inferencesh._tasks import (
+    RunOptions,
     RunParams,
     TaskBuilder,
     check_task_id,
@@ -43,6 +44,8 @@ from inferencesh._tasks import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from inferencesh._generated.sync.files import Files
     from inferencesh._generated.sync.transport import Transport
 
@@ -160,14 +163,7 @@ class Tasks(TasksResource):
         *,
         wait: bool = ...,
         stream: Literal[True],
-        auto_reconnect: bool = ...,
-        max_reconnects: int = ...,
-        reconnect_delay_ms: int = ...,
-        upload_files: bool = ...,
-        on_update: UpdateCallback | None = ...,
-        on_partial_update: PartialUpdateCallback | None = ...,
-        on_delta: DeltaCallback | None = ...,
-        poll_interval: float | None = ...,
+        **options: Unpack[RunOptions],
     ) -> TaskStream: ...
 
     @overload
@@ -177,14 +173,7 @@ class Tasks(TasksResource):
         *,
         wait: Literal[False],
         stream: Literal[False] = ...,
-        auto_reconnect: bool = ...,
-        max_reconnects: int = ...,
-        reconnect_delay_ms: int = ...,
-        upload_files: bool = ...,
-        on_update: UpdateCallback | None = ...,
-        on_partial_update: PartialUpdateCallback | None = ...,
-        on_delta: DeltaCallback | None = ...,
-        poll_interval: float | None = ...,
+        **options: Unpack[RunOptions],
     ) -> TaskResultDTO: ...
 
     @overload
@@ -194,14 +183,7 @@ class Tasks(TasksResource):
         *,
         wait: Literal[True] = ...,
         stream: Literal[False] = ...,
-        auto_reconnect: bool = ...,
-        max_reconnects: int = ...,
-        reconnect_delay_ms: int = ...,
-        upload_files: bool = ...,
-        on_update: UpdateCallback | None = ...,
-        on_partial_update: PartialUpdateCallback | None = ...,
-        on_delta: DeltaCallback | None = ...,
-        poll_interval: float | None = ...,
+        **options: Unpack[RunOptions],
     ) -> TaskDTO: ...
 
     @overload
@@ -211,14 +193,7 @@ class Tasks(TasksResource):
         *,
         wait: bool = ...,
         stream: bool = ...,
-        auto_reconnect: bool = ...,
-        max_reconnects: int = ...,
-        reconnect_delay_ms: int = ...,
-        upload_files: bool = ...,
-        on_update: UpdateCallback | None = ...,
-        on_partial_update: PartialUpdateCallback | None = ...,
-        on_delta: DeltaCallback | None = ...,
-        poll_interval: float | None = ...,
+        **options: Unpack[RunOptions],
     ) -> TaskDTO | TaskResultDTO | TaskStream: ...
 
     def run(
