@@ -494,9 +494,8 @@ def map_exception(exc: Exception, method: str, path: str) -> APIConnectionError:
 
 
 class map_exceptions:
-    """``with map_exceptions("GET", path):`` turns an httpx transport error raised inside into
-    :func:`map_exception`'s error (the original is its ``__cause__``). A class rather than a
-    generator: it is entered once per chunk of a stream."""
+    """``with map_exceptions("PUT", path):`` turns an httpx transport error raised inside into
+    :func:`map_exception`'s error (the original is its ``__cause__``)."""
 
     __slots__ = ("method", "path")
 

@@ -60,7 +60,7 @@ async def follow(machine: Machine, source: AsyncSource, policy: Reconnects) -> A
                 if not machine.done:
                     async for chunk in chunks:
                         for event in machine.updates(chunk):
-                            policy.progress()
+                            policy.failures = 0  # progress (inline: once per update)
                             yield event
                         if machine.done or policy.expired():
                             break

@@ -175,15 +175,18 @@ class AsyncTransport(TransportCore):
 class AsyncChunks:
     """The body of a stream, chunk by chunk, with httpx errors already translated."""
 
-    __slots__ = ("_raw", "_where")
+    __slots__ = ("_path", "_raw")
 
     def __init__(self, response: httpx.Response, path: str) -> None:
         self._raw = response.aiter_raw()
-        self._where = map_exceptions("GET", path)
+        self._path = path
 
     def __aiter__(self) -> AsyncChunks:
         return self
 
     async def __anext__(self) -> bytes:
-        with self._where:
+        # A plain try: this runs once per chunk of every stream.
+        try:
             return await self._raw.__anext__()
+        except httpx.TransportError as exc:
+            raise map_exception(exc, "GET", self._path) from exc

@@ -61,7 +61,7 @@ def follow(machine: Machine, source: Source, policy: Reconnects) -> Generator[An
                 if not machine.done:
                     for chunk in chunks:
                         for event in machine.updates(chunk):
-                            policy.progress()
+                            policy.failures = 0  # progress (inline: once per update)
                             yield event
                         if machine.done or policy.expired():
                             break

@@ -170,15 +170,18 @@ class Transport(TransportCore):
 class Chunks:
     """The body of a stream, chunk by chunk, with httpx errors already translated."""
 
-    __slots__ = ("_raw", "_where")
+    __slots__ = ("_path", "_raw")
 
     def __init__(self, response: httpx.Response, path: str) -> None:
         self._raw = response.iter_raw()
-        self._where = map_exceptions("GET", path)
+        self._path = path
 
     def __iter__(self) -> Chunks:
         return self
 
     def __next__(self) -> bytes:
-        with self._where:
+        # A plain try: this runs once per chunk of every stream.
+        try:
             return self._raw.__next__()
+        except httpx.TransportError as exc:
+            raise map_exception(exc, "GET", self._path) from exc
