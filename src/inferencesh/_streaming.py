@@ -16,7 +16,7 @@ import enum
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic_core import from_json
@@ -40,9 +40,11 @@ __all__ = [
     "NDJSON",
     "RECOVERABLE",
     "SSE",
+    "AsyncStatusRead",
     "DeltaState",
     "Machine",
     "Reconnects",
+    "StatusRead",
     "StatusWatch",
     "Step",
     "StreamFramer",
@@ -617,6 +619,11 @@ class Reconnects:
             delay = min(delay, max(0.0, self.deadline - time.monotonic()))
         return delay
 
+
+StatusRead = Callable[[], "ResourceStatusDTO"]
+"""A status read of the record a poll follows (``GET /tasks/{id}/status`` or the chat's)."""
+AsyncStatusRead = Callable[[], Awaitable["ResourceStatusDTO"]]
+"""The same, awaited."""
 
 # Polling reads the whole record after this many status reads that showed no change, in case
 # the status endpoint lags behind (or lies).

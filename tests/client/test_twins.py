@@ -7,6 +7,8 @@ import inspect
 import pytest
 
 from inferencesh import (
+    Agent,
+    AsyncAgent,
     AsyncInference,
     AsyncSession,
     AsyncTaskStream,
@@ -14,8 +16,10 @@ from inferencesh import (
     Session,
     TaskStream,
 )
+from inferencesh._async.agent import AsyncAgents
 from inferencesh._async.files import AsyncFiles
 from inferencesh._async.tasks import AsyncTasks
+from inferencesh._generated.sync.agent import Agents
 from inferencesh._generated.sync.files import Files
 from inferencesh._generated.sync.tasks import Tasks
 from inferencesh._sessions import AsyncSessions, Sessions
@@ -27,6 +31,8 @@ PAIRS = [
     (Sessions, AsyncSessions),
     (Session, AsyncSession),
     (TaskStream, AsyncTaskStream),
+    (Agent, AsyncAgent),
+    (Agents, AsyncAgents),
 ]
 
 

@@ -7,6 +7,7 @@ is ``ChatMachine``'s.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
@@ -46,13 +47,11 @@ from inferencesh._agents._machine import (
     ToolWaiting,
 )
 from inferencesh._agents._types import AgentDelta, ToolCallInfo
-from inferencesh._async.follow import follow
+from inferencesh._async.follow import follow, status_changed
 from inferencesh._concurrency import AsyncConcurrency
 from inferencesh._errors import (
     ChatStreamError,
     ConflictError,
-    InvalidResponseError,
-    NotFoundError,
     PermissionDeniedError,
     WaitTimeoutError,
 )
@@ -327,6 +326,7 @@ class _AsyncChatSource:
         self._agents = AsyncAgentsResource(transport)
         self._chats = AsyncChatsResource(transport)
         self._watch = StatusWatch()
+        self._read_status = functools.partial(self._chats.status, chat_id)
 
     def open(self, idle_timeout: float | None) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         return self._transport.open_stream(
@@ -347,17 +347,8 @@ class _AsyncChatSource:
         return events
 
     async def poll(self) -> Sequence[Any]:
-        if self._watch.uses_status:
-            try:
-                status = await self._chats.status(self._chat_id)
-            except NotFoundError:
-                # A server without the status route; a chat that does not exist 404s below.
-                self._watch.without_status()
-            except InvalidResponseError:
-                pass  # a status the client cannot read: read the chat instead
-            else:
-                if not self._watch.changed(status):
-                    return ()
+        if not await status_changed(self._watch, self._read_status):
+            return ()
         events = self._machine.reconcile(state_of(await self._chats.get(self._chat_id)))
         events.extend(await _read_messages(self._chats, self._chat_id, self._machine, always=True))
         return events

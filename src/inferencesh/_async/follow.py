@@ -15,10 +15,18 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from inferencesh._concurrency import AsyncConcurrency
+from inferencesh._errors import InvalidResponseError, NotFoundError
 from inferencesh._logging import logger
-from inferencesh._streaming import RECOVERABLE, Machine, Reconnects, Step
+from inferencesh._streaming import (
+    RECOVERABLE,
+    AsyncStatusRead,
+    Machine,
+    Reconnects,
+    StatusWatch,
+    Step,
+)
 
-__all__ = ["AsyncSource", "follow"]
+__all__ = ["AsyncSource", "follow", "status_changed"]
 
 
 class AsyncSource(Protocol):
@@ -97,3 +105,19 @@ async def _poll(machine: Machine, source: AsyncSource, policy: Reconnects) -> As
         if machine.done or policy.expired():
             return
         await AsyncConcurrency.sleep(policy.poll_delay())
+
+
+async def status_changed(watch: StatusWatch, read: AsyncStatusRead) -> bool:
+    """For a poll: must the whole record be read? It must when the status ``read()`` returns
+    changed (``watch`` decides), when the status cannot be read, and from the first 404 on (the
+    server has no status route; a record that does not exist then 404s when it is read)."""
+    if not watch.uses_status:
+        return True
+    try:
+        status = await read()
+    except NotFoundError:
+        watch.without_status()
+        return True
+    except InvalidResponseError:
+        return True
+    return watch.changed(status)

@@ -8,12 +8,13 @@ its stream or by polling, with the run callbacks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from inferencesh._async.follow import follow
+from inferencesh._async.follow import follow, status_changed
 from inferencesh._callbacks import (
     DeltaCallback,
     PartialUpdateCallback,
@@ -22,7 +23,7 @@ from inferencesh._callbacks import (
     task_callbacks,
 )
 from inferencesh._concurrency import AsyncConcurrency
-from inferencesh._errors import InvalidResponseError, NotFoundError, WaitTimeoutError
+from inferencesh._errors import WaitTimeoutError
 from inferencesh._generated.models import TaskDTO, TaskResultDTO
 from inferencesh._generated.resources.tasks import AsyncTasksResource
 from inferencesh._runtime.base import TOLERANT
@@ -117,6 +118,7 @@ class _AsyncTaskSource:
         self._machine = machine
         self._accept = accept
         self._watch = StatusWatch()
+        self._read_status = functools.partial(tasks.status, task_id)
 
     def open(self, idle_timeout: float | None) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         return self._transport.open_stream(
@@ -131,17 +133,8 @@ class _AsyncTaskSource:
         return () if state is None else (state,)
 
     async def poll(self) -> Sequence[Any]:
-        if self._watch.uses_status:
-            try:
-                status = await self._tasks.status(self._task_id)
-            except NotFoundError:
-                # A server without the status route; a task that does not exist 404s below.
-                self._watch.without_status()
-            except InvalidResponseError:
-                pass  # a status the client cannot read: read the task instead
-            else:
-                if not self._watch.changed(status):
-                    return ()
+        if not await status_changed(self._watch, self._read_status):
+            return ()
         state = self._machine.adopt(task_state(await self._tasks.get(self._task_id)))
         return () if state is None else (state,)
 

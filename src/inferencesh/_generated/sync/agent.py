@@ -8,6 +8,7 @@ is ``ChatMachine``'s.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
@@ -51,8 +52,6 @@ from inferencesh._concurrency import Concurrency
 from inferencesh._errors import (
     ChatStreamError,
     ConflictError,
-    InvalidResponseError,
-    NotFoundError,
     PermissionDeniedError,
     WaitTimeoutError,
 )
@@ -66,7 +65,7 @@ from inferencesh._generated.models import (
 from inferencesh._generated.resources.agents import AgentsResource
 from inferencesh._generated.resources.chats import ChatsResource
 from inferencesh._generated.resources.tools import ToolsResource
-from inferencesh._generated.sync.follow import follow
+from inferencesh._generated.sync.follow import follow, status_changed
 from inferencesh._logging import logger
 from inferencesh._streaming import NDJSON, StatusWatch
 from inferencesh.tools import ToolHandler, tool_result_text
@@ -328,6 +327,7 @@ class _ChatSource:
         self._agents = AgentsResource(transport)
         self._chats = ChatsResource(transport)
         self._watch = StatusWatch()
+        self._read_status = functools.partial(self._chats.status, chat_id)
 
     def open(self, idle_timeout: float | None) -> AbstractContextManager[Iterator[bytes]]:
         return self._transport.open_stream(
@@ -348,17 +348,8 @@ class _ChatSource:
         return events
 
     def poll(self) -> Sequence[Any]:
-        if self._watch.uses_status:
-            try:
-                status = self._chats.status(self._chat_id)
-            except NotFoundError:
-                # A server without the status route; a chat that does not exist 404s below.
-                self._watch.without_status()
-            except InvalidResponseError:
-                pass  # a status the client cannot read: read the chat instead
-            else:
-                if not self._watch.changed(status):
-                    return ()
+        if not status_changed(self._watch, self._read_status):
+            return ()
         events = self._machine.reconcile(state_of(self._chats.get(self._chat_id)))
         events.extend(_read_messages(self._chats, self._chat_id, self._machine, always=True))
         return events

@@ -16,10 +16,18 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from inferencesh._concurrency import Concurrency
+from inferencesh._errors import InvalidResponseError, NotFoundError
 from inferencesh._logging import logger
-from inferencesh._streaming import RECOVERABLE, Machine, Reconnects, Step
+from inferencesh._streaming import (
+    RECOVERABLE,
+    Machine,
+    Reconnects,
+    StatusRead,
+    StatusWatch,
+    Step,
+)
 
-__all__ = ["Source", "follow"]
+__all__ = ["Source", "follow", "status_changed"]
 
 
 class Source(Protocol):
@@ -98,3 +106,19 @@ def _poll(machine: Machine, source: Source, policy: Reconnects) -> Generator[Any
         if machine.done or policy.expired():
             return
         Concurrency.sleep(policy.poll_delay())
+
+
+def status_changed(watch: StatusWatch, read: StatusRead) -> bool:
+    """For a poll: must the whole record be read? It must when the status ``read()`` returns
+    changed (``watch`` decides), when the status cannot be read, and from the first 404 on (the
+    server has no status route; a record that does not exist then 404s when it is read)."""
+    if not watch.uses_status:
+        return True
+    try:
+        status = read()
+    except NotFoundError:
+        watch.without_status()
+        return True
+    except InvalidResponseError:
+        return True
+    return watch.changed(status)

@@ -9,6 +9,7 @@ its stream or by polling, with the run callbacks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, closing
 from types import TracebackType
@@ -22,10 +23,10 @@ from inferencesh._callbacks import (
     task_callbacks,
 )
 from inferencesh._concurrency import Concurrency
-from inferencesh._errors import InvalidResponseError, NotFoundError, WaitTimeoutError
+from inferencesh._errors import WaitTimeoutError
 from inferencesh._generated.models import TaskDTO, TaskResultDTO
 from inferencesh._generated.resources.tasks import TasksResource
-from inferencesh._generated.sync.follow import follow
+from inferencesh._generated.sync.follow import follow, status_changed
 from inferencesh._runtime.base import TOLERANT
 from inferencesh._status import is_terminal_status
 from inferencesh._streaming import Reconnects, StatusWatch, StreamOptions, TaskStreamMachine
@@ -118,6 +119,7 @@ class _TaskSource:
         self._machine = machine
         self._accept = accept
         self._watch = StatusWatch()
+        self._read_status = functools.partial(tasks.status, task_id)
 
     def open(self, idle_timeout: float | None) -> AbstractContextManager[Iterator[bytes]]:
         return self._transport.open_stream(
@@ -132,17 +134,8 @@ class _TaskSource:
         return () if state is None else (state,)
 
     def poll(self) -> Sequence[Any]:
-        if self._watch.uses_status:
-            try:
-                status = self._tasks.status(self._task_id)
-            except NotFoundError:
-                # A server without the status route; a task that does not exist 404s below.
-                self._watch.without_status()
-            except InvalidResponseError:
-                pass  # a status the client cannot read: read the task instead
-            else:
-                if not self._watch.changed(status):
-                    return ()
+        if not status_changed(self._watch, self._read_status):
+            return ()
         state = self._machine.adopt(task_state(self._tasks.get(self._task_id)))
         return () if state is None else (state,)
 
