@@ -5,7 +5,7 @@
 Prebuilt NDJSON (the wire of bench/_client_server.py: a snapshot, N status partials or N token
 deltas, a terminal snapshot) is handed over in the two shapes that server sends, one line per
 chunk and 256 lines per chunk, to the code the client runs after the transport:
-``iter_task_stream`` (framer and machine) and ``TaskStream`` (typed ``TaskDTO`` updates).
+``follow`` (the driver, framer and machine) and ``TaskStream`` (typed ``TaskDTO`` updates).
 Printed as CPU µs per line (process time: nothing here waits, and other load on the machine
 moves CPU time far less than wall time), median of the runs, with ``machine_us`` (the same
 without building typed tasks) and, as the reference, plain ``json.loads`` per line measured in
@@ -23,47 +23,50 @@ from contextlib import contextmanager
 from typing import Any
 
 from _client_server import TASK, _stream_lines
-from inferencesh._streaming import StreamOptions, iter_task_stream
-from inferencesh.tasks import TaskStream
+from inferencesh import TaskStream
+from inferencesh._generated.sync.follow import follow
+from inferencesh._streaming import Reconnects, StreamOptions, TaskStreamMachine
 
 SHAPES = (1, 256)  # lines per chunk
 
 
-class _Response:
+class _Source:
+    """The stream source: prebuilt chunks, and the terminal task if the stream ends early."""
+
     def __init__(self, chunks: list[bytes]) -> None:
         self.chunks = chunks
-
-    def iter_raw(self) -> Iterator[bytes]:
-        return iter(self.chunks)
-
-
-class _Transport:
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
+        self.machine = TaskStreamMachine()
 
     @contextmanager
-    def open_stream(self, path: str, **_: Any) -> Iterator[_Response]:
-        yield _Response(self.chunks)
+    def open(self, idle_timeout: float | None) -> Iterator[Iterator[bytes]]:
+        yield iter(self.chunks)
+
+    def opened(self) -> list[Any]:
+        return []
+
+    def reconcile(self) -> list[Any]:
+        state = self.machine.reconcile(dict(TASK, status=10))
+        return [] if state is None else [state]
+
+    def poll(self) -> list[Any]:
+        return self.reconcile()
 
 
-def _get_task(task_id: str) -> dict[str, Any]:
-    return dict(TASK, status=10)
+def _states(source: _Source) -> Iterator[dict[str, Any]]:
+    fresh = _Source(source.chunks)  # a new machine per run
+    return follow(fresh.machine, fresh, Reconnects("task t1", StreamOptions(), None))
 
 
-def _states(transport: _Transport) -> Iterator[dict[str, Any]]:
-    return iter_task_stream(transport, "t1", StreamOptions(), _get_task)
-
-
-def ours(transport: _Transport) -> int:
+def ours(source: _Source) -> int:
     count = 0
-    with TaskStream(_states(transport)) as stream:
+    with TaskStream(_states(source)) as stream:
         for _ in stream:
             count += 1
     return count
 
 
-def machine_only(transport: _Transport) -> int:
-    return sum(1 for _ in _states(transport))
+def machine_only(source: _Source) -> int:
+    return sum(1 for _ in _states(source))
 
 
 def json_loads(lines: list[bytes]) -> int:
@@ -87,17 +90,15 @@ def per_line(fn: Callable[[], int], lines: int, runs: int) -> float:
 def bench(kind: str, n: int, per_chunk: int, runs: int) -> dict[str, Any]:
     wire = _stream_lines(kind, n)
     lines = b"".join(wire).split(b"\n")
-    transport = _Transport(
-        [b"".join(wire[i : i + per_chunk]) for i in range(0, len(wire), per_chunk)]
-    )
-    updates = ours(transport)
+    source = _Source([b"".join(wire[i : i + per_chunk]) for i in range(0, len(wire), per_chunk)])
+    updates = ours(source)
     assert updates >= n, updates
     count = n + 2
     return {
         "lines": count,
         "updates": updates,
-        "ours_us": per_line(lambda: ours(transport), count, runs),
-        "machine_us": per_line(lambda: machine_only(transport), count, runs),
+        "ours_us": per_line(lambda: ours(source), count, runs),
+        "machine_us": per_line(lambda: machine_only(source), count, runs),
         "json_loads_us": per_line(lambda: json_loads(lines), count, runs),
     }
 

@@ -57,3 +57,23 @@ def test_results_to_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert "{'message': 'hello'}" in capsys.readouterr().out
     assert json.loads(scope["every"])["status"] == 10
     assert json.loads(scope["sent"])["id"] == scope["result"].id
+
+
+def test_callbacks_and_polling(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with LocalRuntime() as runtime:
+        monkeypatch.setenv("INFERENCE_BASE_URL", runtime.base_url)
+        callbacks: dict[str, Any] = {}
+        exec(block_after("Callbacks and polling"), callbacks)
+        polling: dict[str, Any] = {}
+        exec(block_containing("stream=False, poll_interval=2.0"), polling)
+        for scope in (callbacks, polling):
+            scope["client"].close()
+        polling["polling"].close()
+    out = capsys.readouterr().out.splitlines()
+    assert "update COMPLETED" in out and "one two three" in out
+    assert any(line.startswith("changed [") for line in out)
+    assert "{'text': 'hi'}" in out
+    assert "{'text': 'hi'} You said: Hello!" in out
+    assert polling["task"].status.name == "COMPLETED"

@@ -14,16 +14,17 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
     "TaskStatus": "inferencesh._generated.models",
-    "AsyncInference": "inferencesh._client",
-    "Inference": "inferencesh._client",
-    "async_inference": "inferencesh._client",
-    "inference": "inferencesh._client",
+    "AsyncInference": "inferencesh._async.client",
+    "Inference": "inferencesh._generated.sync.client",
+    "async_inference": "inferencesh._async.client",
+    "inference": "inferencesh._generated.sync.client",
     "APIConnectionError": "inferencesh._errors",
     "APIError": "inferencesh._errors",
     "APITimeoutError": "inferencesh._errors",
     "AuthenticationError": "inferencesh._errors",
     "BadRequestError": "inferencesh._errors",
     "ConflictError": "inferencesh._errors",
+    "FileTooLargeError": "inferencesh._errors",
     "FileUploadError": "inferencesh._errors",
     "GoneError": "inferencesh._errors",
     "InferenceError": "inferencesh._errors",
@@ -47,30 +48,31 @@ _LAZY: dict[str, str] = {
     "is_message_ready": "inferencesh._status",
     "is_terminal_status": "inferencesh._status",
     "parse_status": "inferencesh._status",
-    "UploadFileOptions": "inferencesh.files",
+    "UploadFileOptions": "inferencesh._files",
     "APIResponse": "inferencesh._runtime.response",
     "AsyncPage": "inferencesh._runtime.pagination",
     "AsyncPager": "inferencesh._runtime.pagination",
     "RequestOptions": "inferencesh._runtime.request",
     "SyncPage": "inferencesh._runtime.pagination",
-    "Agent": "inferencesh.agents",
-    "AgentDelta": "inferencesh.agents",
-    "AgentRunError": "inferencesh.agents",
-    "AsyncAgent": "inferencesh.agents",
-    "ChatStreamError": "inferencesh.agents",
-    "OutputValidationError": "inferencesh.agents",
-    "SignInRequiredError": "inferencesh.agents",
-    "ToolCallInfo": "inferencesh.agents",
-    "AsyncTaskStream": "inferencesh.tasks",
-    "TaskStream": "inferencesh.tasks",
+    "Agent": "inferencesh._generated.sync.agent",
+    "AgentDelta": "inferencesh._agents._types",
+    "AgentRunError": "inferencesh._errors",
+    "AsyncAgent": "inferencesh._async.agent",
+    "ChatStreamError": "inferencesh._errors",
+    "OutputValidationError": "inferencesh._errors",
+    "SignInRequiredError": "inferencesh._errors",
+    "ToolCallInfo": "inferencesh._agents._types",
+    "AsyncTaskStream": "inferencesh._async.tasks",
+    "TaskStream": "inferencesh._generated.sync.tasks",
+    "TaskDelta": "inferencesh._callbacks",
+    "AsyncSession": "inferencesh._async.sessions",
+    "Session": "inferencesh._generated.sync.sessions",
     "AppOutputError": "inferencesh._typed_apps",
     "AsyncTypedTaskStream": "inferencesh._typed_apps",
     "TypedApp": "inferencesh._typed_apps",
     "TypedTask": "inferencesh._typed_apps",
     "TypedTaskStream": "inferencesh._typed_apps",
     "TypedTaskUpdate": "inferencesh._typed_apps",
-    "AsyncSession": "inferencesh.sessions",
-    "Session": "inferencesh.sessions",
     "BaseApp": "inferencesh.app",
     "BaseAppInput": "inferencesh.app",
     "BaseAppOutput": "inferencesh.app",
@@ -81,38 +83,45 @@ _LAZY: dict[str, str] = {
     "Tool": "inferencesh._generated.models",
     "ToolCall": "inferencesh._generated.models",
     "ToolParameters": "inferencesh._generated.models",
-    "AgentConfig": "inferencesh.tool_builder",
-    "agent_tool": "inferencesh.tool_builder",
-    "app_tool": "inferencesh.tool_builder",
-    "array": "inferencesh.tool_builder",
-    "as_agent_tool": "inferencesh.tool_builder",
-    "boolean": "inferencesh.tool_builder",
-    "call_tool": "inferencesh.tool_builder",
-    "enum_of": "inferencesh.tool_builder",
-    "http_tool": "inferencesh.tool_builder",
-    "integer": "inferencesh.tool_builder",
-    "internal_tools": "inferencesh.tool_builder",
-    "mcp_tool": "inferencesh.tool_builder",
-    "number": "inferencesh.tool_builder",
-    "obj": "inferencesh.tool_builder",
-    "optional": "inferencesh.tool_builder",
-    "string": "inferencesh.tool_builder",
-    "tool": "inferencesh.tool_builder",
-    "tool_handler": "inferencesh.tool_builder",
-    "webhook_tool": "inferencesh.tool_builder",
+    "AgentConfig": "inferencesh.tools",
+    "agent_tool": "inferencesh.tools",
+    "app_tool": "inferencesh.tools",
+    "array": "inferencesh.tools",
+    "as_agent_tool": "inferencesh.tools",
+    "boolean": "inferencesh.tools",
+    "call_tool": "inferencesh.tools",
+    "enum_of": "inferencesh.tools",
+    "http_tool": "inferencesh.tools",
+    "integer": "inferencesh.tools",
+    "internal_tools": "inferencesh.tools",
+    "mcp_tool": "inferencesh.tools",
+    "number": "inferencesh.tools",
+    "obj": "inferencesh.tools",
+    "optional": "inferencesh.tools",
+    "string": "inferencesh.tools",
+    "tool": "inferencesh.tools",
+    "tool_handler": "inferencesh.tools",
+    "webhook_tool": "inferencesh.tools",
 }
 
 if TYPE_CHECKING:
-    from inferencesh._client import AsyncInference as AsyncInference
-    from inferencesh._client import Inference as Inference
-    from inferencesh._client import async_inference as async_inference
-    from inferencesh._client import inference as inference
+    from inferencesh._agents._types import AgentDelta as AgentDelta
+    from inferencesh._agents._types import ToolCallInfo as ToolCallInfo
+    from inferencesh._async.agent import AsyncAgent as AsyncAgent
+    from inferencesh._async.client import AsyncInference as AsyncInference
+    from inferencesh._async.client import async_inference as async_inference
+    from inferencesh._async.sessions import AsyncSession as AsyncSession
+    from inferencesh._async.tasks import AsyncTaskStream as AsyncTaskStream
+    from inferencesh._callbacks import TaskDelta as TaskDelta
+    from inferencesh._errors import AgentRunError as AgentRunError
     from inferencesh._errors import APIConnectionError as APIConnectionError
     from inferencesh._errors import APIError as APIError
     from inferencesh._errors import APITimeoutError as APITimeoutError
     from inferencesh._errors import AuthenticationError as AuthenticationError
     from inferencesh._errors import BadRequestError as BadRequestError
+    from inferencesh._errors import ChatStreamError as ChatStreamError
     from inferencesh._errors import ConflictError as ConflictError
+    from inferencesh._errors import FileTooLargeError as FileTooLargeError
     from inferencesh._errors import FileUploadError as FileUploadError
     from inferencesh._errors import GoneError as GoneError
     from inferencesh._errors import InferenceError as InferenceError
@@ -121,6 +130,7 @@ if TYPE_CHECKING:
     from inferencesh._errors import InvalidResponseError as InvalidResponseError
     from inferencesh._errors import MissingAPIKeyError as MissingAPIKeyError
     from inferencesh._errors import NotFoundError as NotFoundError
+    from inferencesh._errors import OutputValidationError as OutputValidationError
     from inferencesh._errors import PermissionDeniedError as PermissionDeniedError
     from inferencesh._errors import RateLimitError as RateLimitError
     from inferencesh._errors import RateLimitInfo as RateLimitInfo
@@ -129,15 +139,22 @@ if TYPE_CHECKING:
     from inferencesh._errors import SessionError as SessionError
     from inferencesh._errors import SessionExpiredError as SessionExpiredError
     from inferencesh._errors import SessionNotFoundError as SessionNotFoundError
+    from inferencesh._errors import SignInRequiredError as SignInRequiredError
     from inferencesh._errors import TaskFailedError as TaskFailedError
     from inferencesh._errors import TaskStreamError as TaskStreamError
     from inferencesh._errors import UnprocessableEntityError as UnprocessableEntityError
     from inferencesh._errors import WaitTimeoutError as WaitTimeoutError
+    from inferencesh._files import UploadFileOptions as UploadFileOptions
     from inferencesh._generated.models import AgentTool as AgentTool
     from inferencesh._generated.models import TaskStatus as TaskStatus
     from inferencesh._generated.models import Tool as Tool
     from inferencesh._generated.models import ToolCall as ToolCall
     from inferencesh._generated.models import ToolParameters as ToolParameters
+    from inferencesh._generated.sync.agent import Agent as Agent
+    from inferencesh._generated.sync.client import Inference as Inference
+    from inferencesh._generated.sync.client import inference as inference
+    from inferencesh._generated.sync.sessions import Session as Session
+    from inferencesh._generated.sync.tasks import TaskStream as TaskStream
     from inferencesh._runtime.pagination import AsyncPage as AsyncPage
     from inferencesh._runtime.pagination import AsyncPager as AsyncPager
     from inferencesh._runtime.pagination import SyncPage as SyncPage
@@ -152,44 +169,31 @@ if TYPE_CHECKING:
     from inferencesh._typed_apps import TypedTask as TypedTask
     from inferencesh._typed_apps import TypedTaskStream as TypedTaskStream
     from inferencesh._typed_apps import TypedTaskUpdate as TypedTaskUpdate
-    from inferencesh.agents import Agent as Agent
-    from inferencesh.agents import AgentDelta as AgentDelta
-    from inferencesh.agents import AgentRunError as AgentRunError
-    from inferencesh.agents import AsyncAgent as AsyncAgent
-    from inferencesh.agents import ChatStreamError as ChatStreamError
-    from inferencesh.agents import OutputValidationError as OutputValidationError
-    from inferencesh.agents import SignInRequiredError as SignInRequiredError
-    from inferencesh.agents import ToolCallInfo as ToolCallInfo
     from inferencesh.app import BaseApp as BaseApp
     from inferencesh.app import BaseAppInput as BaseAppInput
     from inferencesh.app import BaseAppOutput as BaseAppOutput
     from inferencesh.app import BaseAppSetup as BaseAppSetup
     from inferencesh.app import File as File
     from inferencesh.app import Metadata as Metadata
-    from inferencesh.files import UploadFileOptions as UploadFileOptions
-    from inferencesh.sessions import AsyncSession as AsyncSession
-    from inferencesh.sessions import Session as Session
-    from inferencesh.tasks import AsyncTaskStream as AsyncTaskStream
-    from inferencesh.tasks import TaskStream as TaskStream
-    from inferencesh.tool_builder import AgentConfig as AgentConfig
-    from inferencesh.tool_builder import agent_tool as agent_tool
-    from inferencesh.tool_builder import app_tool as app_tool
-    from inferencesh.tool_builder import array as array
-    from inferencesh.tool_builder import as_agent_tool as as_agent_tool
-    from inferencesh.tool_builder import boolean as boolean
-    from inferencesh.tool_builder import call_tool as call_tool
-    from inferencesh.tool_builder import enum_of as enum_of
-    from inferencesh.tool_builder import http_tool as http_tool
-    from inferencesh.tool_builder import integer as integer
-    from inferencesh.tool_builder import internal_tools as internal_tools
-    from inferencesh.tool_builder import mcp_tool as mcp_tool
-    from inferencesh.tool_builder import number as number
-    from inferencesh.tool_builder import obj as obj
-    from inferencesh.tool_builder import optional as optional
-    from inferencesh.tool_builder import string as string
-    from inferencesh.tool_builder import tool as tool
-    from inferencesh.tool_builder import tool_handler as tool_handler
-    from inferencesh.tool_builder import webhook_tool as webhook_tool
+    from inferencesh.tools import AgentConfig as AgentConfig
+    from inferencesh.tools import agent_tool as agent_tool
+    from inferencesh.tools import app_tool as app_tool
+    from inferencesh.tools import array as array
+    from inferencesh.tools import as_agent_tool as as_agent_tool
+    from inferencesh.tools import boolean as boolean
+    from inferencesh.tools import call_tool as call_tool
+    from inferencesh.tools import enum_of as enum_of
+    from inferencesh.tools import http_tool as http_tool
+    from inferencesh.tools import integer as integer
+    from inferencesh.tools import internal_tools as internal_tools
+    from inferencesh.tools import mcp_tool as mcp_tool
+    from inferencesh.tools import number as number
+    from inferencesh.tools import obj as obj
+    from inferencesh.tools import optional as optional
+    from inferencesh.tools import string as string
+    from inferencesh.tools import tool as tool
+    from inferencesh.tools import tool_handler as tool_handler
+    from inferencesh.tools import webhook_tool as webhook_tool
 
 # kept equal to the names above by tests/test_package.py
 __all__ = [
@@ -219,6 +223,7 @@ __all__ = [
     "ChatStreamError",
     "ConflictError",
     "File",
+    "FileTooLargeError",
     "FileUploadError",
     "GoneError",
     "Inference",
@@ -242,6 +247,7 @@ __all__ = [
     "SessionNotFoundError",
     "SignInRequiredError",
     "SyncPage",
+    "TaskDelta",
     "TaskFailedError",
     "TaskStatus",
     "TaskStream",

@@ -1,22 +1,24 @@
-"""The task stream reader, written once: a sans-I/O state machine and two thin drivers.
+"""Following a task or a chat, the part without I/O: machines, reconnect policy, polling.
 
 ``TaskStreamMachine`` takes bytes in and gives task states out. It knows the wire (NDJSON by
 default, SSE when asked; heartbeats; full snapshots that replace the state; ``{data, fields}``
-partials that merge into it; ``delta`` events that accumulate into the output) and decides what
-happens when a connection ends. The drivers only open connections, feed chunks, and sleep.
+partials that merge into it; ``delta`` events that accumulate into the output). It and the chat
+machine (``inferencesh._agents._machine``) decide what happens when a connection ends
+(:class:`Step`); ``Reconnects`` holds the budget, the delays and the deadline, ``StatusWatch``
+decides when polling must read the whole record. The one driver that does the I/O is
+``inferencesh._async.follow`` (and its generated blocking twin).
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
+import enum
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 from pydantic_core import from_json
 
 from inferencesh._errors import (
@@ -26,29 +28,38 @@ from inferencesh._errors import (
     RateLimitError,
     TaskStreamError,
 )
+from inferencesh._json import json_array as _arr
+from inferencesh._json import json_object as _obj
 from inferencesh._logging import logger
 from inferencesh._status import is_terminal_status, parse_status
-from inferencesh._transport import json_array as _arr
-from inferencesh._transport import json_object as _obj
+
+if TYPE_CHECKING:
+    from inferencesh._generated.models import ResourceStatusDTO
 
 __all__ = [
     "NDJSON",
     "RECOVERABLE",
     "SSE",
+    "AsyncStatusRead",
+    "DeltaState",
+    "Machine",
     "Reconnects",
+    "StatusRead",
+    "StatusWatch",
+    "Step",
     "StreamFramer",
     "StreamOptions",
+    "TaskState",
     "TaskStreamMachine",
-    "iter_task_stream",
-    "aiter_task_stream",
     "merge_delta",
+    "next_step",
 ]
 
 NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
 
 # Drops and server hiccups that a reconnect can cure; anything else (401, 404, ...) is final.
-RECOVERABLE = (APIConnectionError, InternalServerError, RateLimitError, httpx.TransportError)
+RECOVERABLE = (APIConnectionError, InternalServerError, RateLimitError)
 
 
 _CONCAT = "concat"
@@ -112,10 +123,26 @@ class TaskState(dict[str, Any]):
     changed: frozenset[str] | None
 
 
-class StreamOptions:
-    """How a task stream reconnects; shared by ``run(stream=True)``, ``stream()`` and waits."""
+class DeltaState(TaskState):
+    """A task state made by a token delta: ``delta`` as sent, with its sequence number."""
 
-    __slots__ = ("accept", "auto_reconnect", "idle_timeout", "max_reconnects", "reconnect_delay")
+    __slots__ = ("delta", "seq")
+    delta: dict[str, Any]
+    seq: int | None
+
+
+class StreamOptions:
+    """How a task or chat is followed: streamed (``poll_interval`` None) or polled every
+    ``poll_interval`` seconds, and how failed connections or polls are retried."""
+
+    __slots__ = (
+        "accept",
+        "auto_reconnect",
+        "idle_timeout",
+        "max_reconnects",
+        "poll_interval",
+        "reconnect_delay",
+    )
 
     def __init__(
         self,
@@ -125,12 +152,14 @@ class StreamOptions:
         reconnect_delay_ms: int = 1000,
         idle_timeout: float | None = 60.0,
         sse: bool = False,
+        poll_interval: float | None = None,
     ) -> None:
         self.auto_reconnect = auto_reconnect
         self.max_reconnects = max_reconnects
         self.reconnect_delay = max(0, reconnect_delay_ms) / 1000
         self.idle_timeout = idle_timeout
         self.accept = SSE if sse else NDJSON
+        self.poll_interval = poll_interval
 
     @property
     def sse(self) -> bool:
@@ -312,6 +341,10 @@ class TaskStreamMachine:
         self._framer.reset()
         self._last_seq = None
 
+    def ended(self, expired: bool, reconciled: bool) -> Step:
+        """What the driver does now that a connection ended (see :func:`next_step`)."""
+        return next_step(self.done, expired, reconciled)
+
     # Messages.
 
     def handle(self, decoded: Any) -> dict[str, Any] | None:
@@ -349,6 +382,13 @@ class TaskStreamMachine:
             self._stale = True
             return None
         return update
+
+    def adopt(self, task: dict[str, Any]) -> dict[str, Any] | None:
+        """Adopt a task read with ``GET /tasks/{id}`` while polling; the new state if it
+        differs from the last one handed out."""
+        if self.done:
+            return None
+        return self._snapshot(task)
 
     def _snapshot(self, task: dict[str, Any]) -> dict[str, Any] | None:
         state = TaskState(task)
@@ -407,13 +447,15 @@ class TaskStreamMachine:
         merge_delta(accumulated, delta)  # pyright: ignore[reportUnknownArgumentType]
         previous = self.state
         if previous is None:
-            state = TaskState()
+            state = DeltaState()
             if isinstance(data.get("resource_id"), str):
                 state["id"] = data["resource_id"]
         else:
-            state = TaskState(previous)
+            state = DeltaState(previous)
             if "id" not in state and isinstance(data.get("resource_id"), str):
                 state["id"] = data["resource_id"]
+        state.delta = delta
+        state.seq = seq if type(seq) is int else None
         state["output"] = dict(accumulated)
         if previous is not None and not self._stale and "id" in previous:
             state.changed = _OUTPUT
@@ -470,37 +512,83 @@ def _status_info(raw: Any, operation: str) -> tuple[Any, bool]:
     return info
 
 
-def _stream_path(task_id: str) -> str:
-    return f"/tasks/{task_id}/stream"
+class Step(enum.Enum):
+    """What a driver does when a connection ends."""
+
+    DONE = "done"
+    """The machine saw the end (a terminal task, a finished turn): stop."""
+    EXPIRED = "expired"
+    """The caller's deadline passed: stop; the caller decides (a last read, a timeout error)."""
+    RECONCILE = "reconcile"
+    """Read the record with a GET (the stream may have missed the end), then ask again."""
+    RECONNECT = "reconnect"
+    """Wait the reconnect delay (spending the budget) and open a new connection."""
+
+
+def next_step(done: bool, expired: bool, reconciled: bool) -> Step:
+    """The rule both machines follow: done, else out of time, else read the record once, else
+    reconnect."""
+    if done:
+        return Step.DONE
+    if expired:
+        return Step.EXPIRED
+    return Step.RECONNECT if reconciled else Step.RECONCILE
+
+
+class Machine(Protocol):
+    """What the driver needs of a machine: bytes in, events out, and the decisions."""
+
+    @property
+    def done(self) -> bool:
+        """True once the machine saw the end of what it follows."""
+        ...
+
+    def updates(self, chunk: bytes) -> Iterable[Any]:
+        """The events a chunk of the stream completes; use each before the next chunk."""
+        ...
+
+    def end_of_connection(self) -> None:
+        """The connection ended: drop what a half-received line left."""
+        ...
+
+    def ended(self, expired: bool, reconciled: bool) -> Step:
+        """What to do now that a connection ended (``reconciled``: after the GET)."""
+        ...
 
 
 class Reconnects:
     """The driver-independent part of reconnecting: budget, delays and the deadline.
 
-    ``give_up(reason, failures)`` builds the exception raised when the budget is spent; by
-    default a ``TaskStreamError`` naming the task ``task_id``.
+    Failures (dropped connections, failed polls) count against ``max_reconnects`` and any
+    progress resets the count. ``give_up(reason, failures)`` builds the exception raised when the
+    budget is spent; by default a ``TaskStreamError`` naming ``what``.
     """
 
     def __init__(
         self,
-        task_id: str,
+        what: str,
         options: StreamOptions,
         deadline: float | None,
         give_up: Callable[[str, int], Exception] | None = None,
     ) -> None:
-        self.task_id = task_id
+        self.what = what
         self.options = options
         self.deadline = deadline
         self.failures = 0
         self._give_up = give_up or self._task_error
 
     def _task_error(self, reason: str, failures: int) -> Exception:
+        if self.options.poll_interval is not None:
+            return TaskStreamError(
+                f"{self.what}: polling failed after {failures} reconnects ({reason})"
+            )
         return TaskStreamError(
-            f"task {self.task_id}: the stream ended without a terminal status after "
+            f"{self.what}: the stream ended without a terminal status after "
             f"{failures} reconnects ({reason})"
         )
 
     def idle_timeout(self) -> float | None:
+        """The read timeout of a stream connection: the idle timeout, or less near the deadline."""
         idle = self.options.idle_timeout
         if self.deadline is None:
             return idle
@@ -508,9 +596,11 @@ class Reconnects:
         return remaining if idle is None else min(idle, remaining)
 
     def expired(self) -> bool:
+        """True once the deadline has passed."""
         return self.deadline is not None and time.monotonic() >= self.deadline
 
     def progress(self) -> None:
+        """Something arrived: the budget starts again."""
         self.failures = 0
 
     def next_delay(self, reason: str) -> float:
@@ -518,90 +608,68 @@ class Reconnects:
         if not self.options.auto_reconnect or self.failures >= self.options.max_reconnects:
             raise self._give_up(reason, self.failures)
         self.failures += 1
-        delay = self.options.reconnect_delay
+        return self._until_deadline(self.options.reconnect_delay)
+
+    def poll_delay(self) -> float:
+        """Seconds to wait before the next poll (never past the deadline)."""
+        return self._until_deadline(self.options.poll_interval or 0.0)
+
+    def _until_deadline(self, delay: float) -> float:
         if self.deadline is not None:
             delay = min(delay, max(0.0, self.deadline - time.monotonic()))
         return delay
 
 
-def iter_task_stream(
-    transport: Any,
-    task_id: str,
-    options: StreamOptions,
-    get_task: Callable[[str], dict[str, Any]],
-    machine: TaskStreamMachine | None = None,
-    deadline: float | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Blocking driver: yield task states until a terminal one; reconnect on drops.
+StatusRead = Callable[[], "ResourceStatusDTO"]
+"""A status read of the record a poll follows (``GET /tasks/{id}/status`` or the chat's)."""
+AsyncStatusRead = Callable[[], Awaitable["ResourceStatusDTO"]]
+"""The same, awaited."""
 
-    Returns early (without a terminal state) only when ``deadline`` (monotonic) passes.
+# Polling reads the whole record after this many status reads that showed no change, in case
+# the status endpoint lags behind (or lies).
+_FULL_READ_EVERY = 10
+
+
+class StatusWatch:
+    """Polling: decides from a status read (``GET /tasks/{id}/status`` or the chat's) whether
+    the whole record must be read.
+
+    It must when the status or its update time changed, when either is missing (a server that
+    omits them cannot be trusted to show a change), every ``_FULL_READ_EVERY``-th unchanged read,
+    and for every poll once the status route turned out not to exist (``without_status``).
     """
-    machine = machine or TaskStreamMachine(sse=options.sse)
-    machine.operation = f"GET {_stream_path(task_id)}"
-    policy = Reconnects(task_id, options, deadline)
-    while True:
-        reason = "the stream ended"
-        try:
-            with transport.open_stream(
-                _stream_path(task_id), accept=options.accept, idle_timeout=policy.idle_timeout()
-            ) as response:
-                for chunk in response.iter_raw():
-                    for update in machine.updates(chunk):
-                        policy.failures = 0  # progress
-                        yield update
-                    if machine.done or policy.expired():
-                        return
-        except RECOVERABLE as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-        finally:
-            machine.end_of_connection()
-        if policy.expired():
-            return
-        logger.debug("task %s: %s before a terminal status", task_id, reason)
-        reconciled = machine.reconcile(get_task(task_id))
-        if reconciled is not None:
-            policy.progress()
-            yield reconciled
-        if machine.done:
-            return
-        time.sleep(policy.next_delay(reason))
+
+    __slots__ = ("_last", "_quiet", "uses_status")
+
+    def __init__(self) -> None:
+        self._last: tuple[Any, Any] | None = None
+        self._quiet = 0
+        self.uses_status = True
+
+    def without_status(self) -> None:
+        """The server has no status route: read the whole record on every poll."""
+        self.uses_status = False
+
+    def changed(self, status: ResourceStatusDTO) -> bool:
+        """True when the whole record must be read after this status read."""
+        sent = status.model_fields_set
+        value = status.status if "status" in sent else None
+        when = status.updated_at if "updated_at" in sent else None
+        key = (_status_key(value), when)
+        if value is None or when is None or key != self._last or self._quiet >= _FULL_READ_EVERY:
+            self._last = key
+            self._quiet = 0
+            return True
+        self._quiet += 1
+        return False
 
 
-async def aiter_task_stream(
-    transport: Any,
-    task_id: str,
-    options: StreamOptions,
-    get_task: Callable[[str], Awaitable[dict[str, Any]]],
-    machine: TaskStreamMachine | None = None,
-    deadline: float | None = None,
-) -> AsyncIterator[dict[str, Any]]:
-    """Async driver: the twin of :func:`iter_task_stream`."""
-    machine = machine or TaskStreamMachine(sse=options.sse)
-    machine.operation = f"GET {_stream_path(task_id)}"
-    policy = Reconnects(task_id, options, deadline)
-    while True:
-        reason = "the stream ended"
-        try:
-            async with transport.open_stream(
-                _stream_path(task_id), accept=options.accept, idle_timeout=policy.idle_timeout()
-            ) as response:
-                async for chunk in response.aiter_raw():
-                    for update in machine.updates(chunk):
-                        policy.failures = 0  # progress
-                        yield update
-                    if machine.done or policy.expired():
-                        return
-        except RECOVERABLE as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-        finally:
-            machine.end_of_connection()
-        if policy.expired():
-            return
-        logger.debug("task %s: %s before a terminal status", task_id, reason)
-        reconciled = machine.reconcile(await get_task(task_id))
-        if reconciled is not None:
-            policy.progress()
-            yield reconciled
-        if machine.done:
-            return
-        await asyncio.sleep(policy.next_delay(reason))
+def _status_key(value: Any) -> Any:
+    """One spelling per status (``10``, ``"completed"`` and ``TaskStatus.COMPLETED`` agree)."""
+    raw = getattr(value, "value", value)
+    if isinstance(raw, str) and not raw.isdigit():
+        status = parse_status(raw)
+        if status is not None and status.is_known:
+            return int(status)
+        return raw.lower()
+    return raw

@@ -1,59 +1,36 @@
-"""HTTP transports over httpx: retries, envelopes, error mapping, streams.
+"""What the transports share: configuration, and every decision that does no I/O.
 
-``_TransportCore`` holds every decision that does no I/O (URLs, headers, when and how long to wait
-before a retry, how to read a body, which exception a response becomes). ``SyncTransport`` and
-``AsyncTransport`` only send and wait; both implement the protocol the generated resource classes
-call (``inferencesh._runtime.transport``: ``call`` and ``call_raw``, with per-call options).
+``_TransportCore`` decides URLs, headers, when and how long to wait before a retry and how a
+response body is read (envelopes, models). The transports that send and wait are
+``inferencesh._async.transport.AsyncTransport`` and its blocking twin, generated from it; both
+implement the protocol the generated resource classes call (``inferencesh._runtime.transport``:
+``call`` and ``call_raw``, with per-call options). Which exception a response or an httpx error
+becomes is ``inferencesh._errors``'.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import email.utils
 import functools
 import json
+import math
 import random
 import time
 import urllib.request
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Callable,
-    Generator,
-    Iterator,
-    Mapping,
-)
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 
 from inferencesh import __version__
 from inferencesh._errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    GoneError,
-    InternalServerError,
     InvalidInputError,
-    InvalidResponseError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    RateLimitInfo,
-    RequirementsNotMetError,
-    SessionEndedError,
-    SessionExpiredError,
-    SessionNotFoundError,
-    UnprocessableEntityError,
+    invalid_response,
+    retry_after,
+    v1_error,
 )
-from inferencesh._http11 import AsyncHTTP11Transport, HTTP11Transport
-from inferencesh._logging import logger, redact
+from inferencesh._json import json_array, json_object
+from inferencesh._logging import logger
 from inferencesh._proxy_protocol import ProxyRoute
-from inferencesh._runtime.response import APIResponse
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -68,12 +45,15 @@ T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_POLL_INTERVAL",
     "DEFAULT_STREAM_IDLE_TIMEOUT",
     "DEFAULT_TIMEOUT",
-    "AsyncTransport",
-    "SyncTransport",
     "TransportConfig",
-    "parse_rate_limit",
+    "TransportCore",
+    "check_poll_interval",
+    "clean_params",
+    "decode_result",
+    "read_payload",
 ]
 
 DEFAULT_BASE_URL = "https://api.inference.sh"
@@ -85,6 +65,8 @@ DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
 # bookkeeping grows with waiters times connections (encode/httpx#3215). Eight in flight already
 # exceed the platform's rate limits at internet latencies; raise it with max_concurrency=.
 DEFAULT_MAX_CONCURRENCY = 8
+# Seconds between two status reads of a task or chat followed by polling (the JS SDK's default).
+DEFAULT_POLL_INTERVAL = 2.0
 
 _V1_KEYS = frozenset({"success", "status", "data", "error"})
 _V3_KEYS = frozenset({"data", "messages"})
@@ -95,40 +77,20 @@ _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # Errors raised before a single byte of the request left the machine.
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
-_STATUS_ERRORS: dict[int, type[APIError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    410: GoneError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-}
-_SESSION_ERRORS: dict[str, type[APIError]] = {
-    "session_not_found": SessionNotFoundError,
-    "session_expired": SessionExpiredError,
-    "session_ended": SessionEndedError,
-}
-# For v1 bodies that report a failure inside a 200.
-_CODE_ERRORS: dict[str, type[APIError]] = {
-    "invalid_request": BadRequestError,
-    "validation_error": UnprocessableEntityError,
-    "unauthorized": AuthenticationError,
-    "forbidden": PermissionDeniedError,
-    "not_found": NotFoundError,
-    "conflict": ConflictError,
-    "rate_limited": RateLimitError,
-    "internal_error": InternalServerError,
-}
 
-
-def _error_class(status: int, code: str | None) -> type[APIError]:
-    key = (code or "").lower()
-    cls = _SESSION_ERRORS.get(key) or _STATUS_ERRORS.get(status)
-    if cls is None and status >= 500:
-        cls = InternalServerError
-    return cls or _CODE_ERRORS.get(key) or APIError
+def check_poll_interval(poll_interval: Any) -> float | None:
+    """A per-call or client ``poll_interval``: ``None`` or a number of seconds > 0."""
+    if poll_interval is None:
+        return None
+    if (
+        not isinstance(poll_interval, (int, float))
+        or isinstance(poll_interval, bool)
+        or not 0 < poll_interval < math.inf
+    ):
+        raise InvalidInputError(
+            f"poll_interval must be a number of seconds > 0, got {poll_interval!r}"
+        )
+    return float(poll_interval)
 
 
 class TransportConfig:
@@ -149,6 +111,8 @@ class TransportConfig:
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
         proxy_url: str | None = None,
         strict_responses: bool = False,
+        stream: bool = True,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
     ) -> None:
         if max_retries < 0:
             raise InvalidInputError(f"max_retries must be >= 0, got {max_retries}")
@@ -171,6 +135,9 @@ class TransportConfig:
             else None
         )
         self.strict_responses = strict_responses
+        # How tasks and chats are followed by default: their stream, or polling their status.
+        self.stream = stream
+        self.poll_interval = poll_interval
 
     def __repr__(self) -> str:
         return f"TransportConfig(base_url={self.base_url!r}, max_retries={self.max_retries})"
@@ -209,146 +176,15 @@ class TransportConfig:
         )
 
 
-def parse_rate_limit(headers: Mapping[str, str]) -> RateLimitInfo:
-    """Read ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` and ``Retry-After``."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    remaining: int | None
-    try:
-        remaining = int(lowered["x-ratelimit-remaining"])
-    except (KeyError, ValueError):
-        remaining = None
-    reset: float | None
-    try:
-        reset = float(lowered["x-ratelimit-reset"])
-    except (KeyError, ValueError):
-        reset = None
-    return RateLimitInfo(
-        remaining=remaining, reset=reset, retry_after=_retry_after(lowered.get("retry-after"))
-    )
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _is_idempotent(method: str, path: str) -> bool:
     return method in _IDEMPOTENT_METHODS or (
         method == "POST" and path.endswith(_IDEMPOTENT_POST_SUFFIXES)
     )
 
 
-def _snippet(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
 def _is_json_type(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media.endswith("/json") or media.endswith("+json") or media == "application/x-ndjson"
-
-
-def error_from_response(response: httpx.Response) -> APIError:
-    """The typed exception for an error response (problem+json, legacy or garbage)."""
-    status = response.status_code
-    headers = _safe_headers(response)
-    request_id = response.headers.get("x-request-id")
-    text = redact(response.text)
-    body: Any = None
-    try:
-        body = json.loads(text) if text.strip() else None
-    except ValueError:
-        body = text
-    code: str | None = None
-    message: str | None = None
-    problem = json_object(body)
-    if problem is not None:
-        legacy = json_object(problem.get("error"))
-        if legacy is not None:
-            code = _str_or_none(legacy.get("code"))
-            message = _str_or_none(legacy.get("message"))
-        body = problem
-        problem_type = _str_or_none(body.get("type"))
-        if problem_type and "/errors/" in problem_type:
-            code = problem_type.rsplit("/errors/", 1)[1].strip("/") or code
-        code = code or _str_or_none(body.get("code"))
-        message = (
-            message
-            or _str_or_none(body.get("detail"))
-            or _str_or_none(body.get("title"))
-            or _str_or_none(body.get("message"))
-            or _snippet(json.dumps(body), 500)
-        )
-        if status == 412 and json_array(problem.get("errors")) is not None:
-            return _requirements_error(problem, status, headers, request_id, code)
-    elif text.strip():
-        message = f"{response.reason_phrase or 'error'}: {_snippet(text)}"
-    message = message or response.reason_phrase or f"HTTP {status}"
-    cls = _error_class(status, code)
-    return cls(
-        message, status_code=status, code=code, request_id=request_id, body=body, headers=headers
-    )
-
-
-def _requirements_error(
-    body: dict[str, Any],
-    status: int,
-    headers: dict[str, str],
-    request_id: str | None,
-    code: str | None,
-) -> RequirementsNotMetError:
-    from inferencesh._generated.models import RequirementError
-
-    errors = [
-        RequirementError.model_validate(item) for item in body["errors"] if isinstance(item, dict)
-    ]
-    message = (errors[0].message if errors else None) or "requirements not met"
-    return RequirementsNotMetError(
-        message,
-        errors=errors,
-        status_code=status,
-        code=code or "requirements_not_met",
-        request_id=request_id,
-        body=body,
-        headers=headers,
-    )
-
-
-def json_object(value: Any) -> dict[str, Any] | None:
-    """``value`` as a JSON object, or ``None`` when it is something else."""
-    return cast("dict[str, Any]", value) if isinstance(value, dict) else None
-
-
-def json_array(value: Any) -> list[Any] | None:
-    """``value`` as a JSON array, or ``None`` when it is something else."""
-    return cast("list[Any]", value) if isinstance(value, list) else None  # type: ignore[redundant-cast]
-
-
-def _safe_headers(response: httpx.Response) -> dict[str, str]:
-    return {name: redact(value) for name, value in response.headers.items()}
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _invalid(response: httpx.Response, message: str) -> InvalidResponseError:
-    return InvalidResponseError(
-        message,
-        status_code=response.status_code,
-        request_id=response.headers.get("x-request-id"),
-        body=_snippet(redact(response.text), 500),
-        headers=_safe_headers(response),
-    )
 
 
 def read_payload(response: httpx.Response) -> Any:
@@ -358,44 +194,22 @@ def read_payload(response: httpx.Response) -> Any:
         return None
     content_type = response.headers.get("content-type", "")
     if content_type and not _is_json_type(content_type):
-        raise _invalid(response, f"expected JSON, got {content_type.split(';')[0]!r}")
+        raise invalid_response(response, f"expected JSON, got {content_type.split(';')[0]!r}")
     try:
         body = json.loads(content)
     except ValueError:
-        raise _invalid(response, "the response body is not valid JSON") from None
+        raise invalid_response(response, "the response body is not valid JSON") from None
     envelope = json_object(body)
     if envelope is not None:
         keys = envelope.keys()
         if "success" in keys and keys <= _V1_KEYS:
             if envelope["success"] is not True:
-                raise _v1_error(response, envelope)
+                raise v1_error(response, envelope)
             return envelope.get("data")
         if "data" in keys and keys <= _V3_KEYS:
             _log_messages(envelope.get("messages"))
             return envelope["data"]
     return body
-
-
-def _v1_error(response: httpx.Response, body: dict[str, Any]) -> APIError:
-    error = body.get("error")
-    status = body.get("status")
-    status_code = status if isinstance(status, int) and status >= 400 else response.status_code
-    code = message = None
-    legacy = json_object(error)
-    if legacy is not None:
-        code = _str_or_none(legacy.get("code"))
-        message = _str_or_none(legacy.get("message"))
-    elif isinstance(error, str):
-        message = error
-    cls = _error_class(status_code, code)
-    return cls(
-        redact(message or "request failed"),
-        status_code=status_code,
-        code=code,
-        request_id=response.headers.get("x-request-id"),
-        body=json.loads(redact(json.dumps(body))),
-        headers=_safe_headers(response),
-    )
 
 
 def _log_messages(messages: Any) -> None:
@@ -405,13 +219,6 @@ def _log_messages(messages: Any) -> None:
             logger.warning("server: %s", str(item.get("message")))
 
 
-def _map_exception(exc: httpx.TransportError, method: str, path: str) -> APIConnectionError:
-    detail = redact(str(exc)) or type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"{method} {path} timed out ({type(exc).__name__}): {detail}")
-    return APIConnectionError(f"{method} {path} failed: {detail}")
-
-
 def _proxied() -> bool:
     """Is a proxy configured? The same reading as httpx's: environment variables, then the
     system settings on macOS and Windows."""
@@ -419,8 +226,8 @@ def _proxied() -> bool:
     return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
-class _TransportCore:
-    """Everything the sync and async transports share: no I/O here."""
+class TransportCore:
+    """Everything the two transports share: no I/O here."""
 
     def __init__(self, config: TransportConfig) -> None:
         self.config = config
@@ -486,7 +293,7 @@ class _TransportCore:
 
     def hinted_delay(self, headers: Mapping[str, str]) -> float | None:
         """The wait the server asked for with ``Retry-After`` or ``X-RateLimit-Reset``."""
-        after = _retry_after(headers.get("retry-after"))
+        after = retry_after(headers.get("retry-after"))
         if after is not None:
             return after
         reset = headers.get("x-ratelimit-reset")
@@ -539,11 +346,6 @@ class _TransportCore:
         kwargs["params"] = call.params
         return call, kwargs
 
-    def check(self, response: httpx.Response) -> httpx.Response:
-        if response.status_code >= 400:
-            raise error_from_response(response)
-        return response
-
 
 def _operation(response: httpx.Response) -> str:
     try:
@@ -556,11 +358,11 @@ def _operation(response: httpx.Response) -> str:
 def _model(payload: Any, model: type[M], response: httpx.Response, context: Any) -> M:
     where = _operation(response)
     if payload is None:
-        raise _invalid(response, f"{where}: expected a {model.__name__}, got an empty body")
+        raise invalid_response(response, f"{where}: expected a {model.__name__}, got an empty body")
     try:
         return model.model_validate(payload, context=context)
     except ValueError as exc:
-        raise _invalid(
+        raise invalid_response(
             response, f"{where}: the body is not a valid {model.__name__}: {exc}"
         ) from None
 
@@ -571,16 +373,16 @@ def _model_list(payload: Any, item: type[M], response: httpx.Response, context: 
     where = _operation(response)
     values = json_array(payload)
     if values is None:
-        raise _invalid(response, f"{where}: expected a list of {item.__name__}")
+        raise invalid_response(response, f"{where}: expected a list of {item.__name__}")
     try:
         return [item.model_validate(value, context=context) for value in values]
     except ValueError as exc:
-        raise _invalid(
+        raise invalid_response(
             response, f"{where}: the body is not a list of {item.__name__}: {exc}"
         ) from None
 
 
-def _decode(returns: Returns[T], payload: Any, response: httpx.Response, context: Any) -> T:
+def decode_result(returns: Returns[T], payload: Any, response: httpx.Response, context: Any) -> T:
     """The parsed result of a generated call, as ``returns`` describes it."""
     model = returns.model
     if returns.kind == "model" and model is not None:
@@ -592,265 +394,7 @@ def _decode(returns: Returns[T], payload: Any, response: httpx.Response, context
     return cast(T, None)
 
 
-class SyncTransport(_TransportCore):
-    """Blocking transport over one pooled ``httpx.Client``."""
-
-    def __init__(self, config: TransportConfig, http_client: httpx.Client | None = None) -> None:
-        super().__init__(config)
-        self._owns_client = http_client is None
-        # Our own client on our own transport: nothing of httpx's send() (auth, cookies,
-        # redirects, hooks) applies, so requests go to the transport directly, saving about a
-        # fifth of a call. A user's client is used as given.
-        self._direct = None if http_client is not None else config.own_transport(HTTP11Transport)
-        self.client = http_client or httpx.Client(
-            timeout=config.timeout, limits=config.pool_limits(), transport=self._direct
-        )
-
-    def close(self) -> None:
-        """Close the connection pool (only when this transport created it)."""
-        if self._owns_client:
-            self.client.close()
-
-    def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: RequestModel | Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-        accept: str | None = None,
-        stream: bool = False,
-        timeout: httpx.Timeout | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        """Send with retries; return a success response or raise the typed error."""
-        content = self.encode_body(body)
-        request = self.client.build_request(
-            method,
-            self.url(path),
-            content=content,
-            params=_clean_params(params),
-            headers=self.request_headers(content, accept, headers),
-            timeout=timeout or self.config.timeout,
-        )
-        attempt = 0
-        while True:
-            try:
-                response = self._dispatch(request, stream)
-            except httpx.TransportError as exc:
-                delay = self.retry_exception_delay(method, path, exc, attempt)
-                if delay is None:
-                    raise _map_exception(exc, method, path) from exc
-                self.log_retry(method, path, type(exc).__name__, delay, attempt)
-                time.sleep(delay)
-                attempt += 1
-                continue
-            self.log_response(method, path, response, attempt)
-            if response.status_code < 400:
-                return response
-            if stream:
-                response.read()
-                response.close()
-            delay = self.retry_status_delay(method, path, response, attempt)
-            if delay is None:
-                raise error_from_response(response)
-            self.log_retry(method, path, f"HTTP {response.status_code}", delay, attempt)
-            time.sleep(delay)
-            attempt += 1
-
-    def request_payload(self, method: str, path: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
-        response = self.send(method, path, **kwargs)
-        return read_payload(response), response
-
-    # The protocol the generated resource classes call.
-
-    def call(self, call: Call[T], options: RequestOptions) -> T:
-        """Send a generated call; its parsed result."""
-        return self.call_raw(call, options).parsed
-
-    def call_raw(self, call: Call[T], options: RequestOptions) -> APIResponse[T]:
-        """Send a generated call; its parsed result with the HTTP response."""
-        call, kwargs = self.prepare(call, options)
-        payload, response = self.request_payload(call.method, call.path, **kwargs)
-        return APIResponse(
-            _decode(call.returns, payload, response, self.config.read_context), response
-        )
-
-    # Hand-written layer.
-
-    @contextlib.contextmanager
-    def open_stream(
-        self, path: str, *, accept: str, idle_timeout: float | None
-    ) -> Generator[httpx.Response]:
-        """Open a long-lived GET; the read timeout is the idle timeout between chunks."""
-        timeout = httpx.Timeout(self.config.timeout.connect, read=idle_timeout)
-        response = self.send("GET", path, accept=accept, stream=True, timeout=timeout)
-        try:
-            yield response
-        finally:
-            response.close()
-
-    def put_upload(
-        self, url: str, content: Iterator[bytes], headers: Mapping[str, str]
-    ) -> httpx.Response:
-        """PUT raw bytes to a presigned URL: no API headers, never the Authorization header."""
-        request = self.client.build_request(
-            "PUT", url, content=content, headers=dict(headers), timeout=self.config.timeout
-        )
-        request.headers.pop("Authorization", None)
-        try:
-            response = self._dispatch(request, stream=False)
-        except httpx.TransportError as exc:
-            raise _map_exception(exc, "PUT", "<upload url>") from exc
-        self.log_response("PUT", "<upload url>", response, 0)
-        return response
-
-    def _dispatch(self, request: httpx.Request, stream: bool) -> httpx.Response:
-        sent = request if self.config.proxy is None else self.config.proxy.route(request)
-        if self._direct is None:
-            return self.client.send(sent, stream=stream)
-        response = self._direct.handle_request(sent)
-        response.request = request
-        if not stream:
-            try:
-                response.read()
-            finally:
-                response.close()
-        return response
-
-
-class AsyncTransport(_TransportCore):
-    """Async transport over one pooled ``httpx.AsyncClient``, with bounded concurrency."""
-
-    def __init__(
-        self, config: TransportConfig, http_client: httpx.AsyncClient | None = None
-    ) -> None:
-        super().__init__(config)
-        self._owns_client = http_client is None
-        self._direct = (
-            None if http_client is not None else config.own_transport(AsyncHTTP11Transport)
-        )
-        self.client = http_client or httpx.AsyncClient(
-            timeout=config.timeout, limits=config.pool_limits(), transport=self._direct
-        )
-        self._limiter = asyncio.Semaphore(config.max_concurrency)
-
-    async def close(self) -> None:
-        """Close the connection pool (only when this transport created it)."""
-        if self._owns_client:
-            await self.client.aclose()
-
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: RequestModel | Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-        accept: str | None = None,
-        stream: bool = False,
-        timeout: httpx.Timeout | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        """Send with retries; return a success response or raise the typed error."""
-        content = self.encode_body(body)
-        request = self.client.build_request(
-            method,
-            self.url(path),
-            content=content,
-            params=_clean_params(params),
-            headers=self.request_headers(content, accept, headers),
-            timeout=timeout or self.config.timeout,
-        )
-        attempt = 0
-        while True:
-            try:
-                if stream:
-                    response = await self._dispatch(request, stream=True)
-                else:
-                    async with self._limiter:
-                        response = await self._dispatch(request, stream=False)
-            except httpx.TransportError as exc:
-                delay = self.retry_exception_delay(method, path, exc, attempt)
-                if delay is None:
-                    raise _map_exception(exc, method, path) from exc
-                self.log_retry(method, path, type(exc).__name__, delay, attempt)
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            self.log_response(method, path, response, attempt)
-            if response.status_code < 400:
-                return response
-            if stream:
-                await response.aread()
-                await response.aclose()
-            delay = self.retry_status_delay(method, path, response, attempt)
-            if delay is None:
-                raise error_from_response(response)
-            self.log_retry(method, path, f"HTTP {response.status_code}", delay, attempt)
-            await asyncio.sleep(delay)
-            attempt += 1
-
-    async def request_payload(
-        self, method: str, path: str, **kwargs: Any
-    ) -> tuple[Any, httpx.Response]:
-        response = await self.send(method, path, **kwargs)
-        return read_payload(response), response
-
-    async def call(self, call: Call[T], options: RequestOptions) -> T:
-        """Send a generated call; its parsed result."""
-        return (await self.call_raw(call, options)).parsed
-
-    async def call_raw(self, call: Call[T], options: RequestOptions) -> APIResponse[T]:
-        """Send a generated call; its parsed result with the HTTP response."""
-        call, kwargs = self.prepare(call, options)
-        payload, response = await self.request_payload(call.method, call.path, **kwargs)
-        return APIResponse(
-            _decode(call.returns, payload, response, self.config.read_context), response
-        )
-
-    @contextlib.asynccontextmanager
-    async def open_stream(
-        self, path: str, *, accept: str, idle_timeout: float | None
-    ) -> AsyncGenerator[httpx.Response]:
-        """Open a long-lived GET; the read timeout is the idle timeout between chunks."""
-        timeout = httpx.Timeout(self.config.timeout.connect, read=idle_timeout)
-        response = await self.send("GET", path, accept=accept, stream=True, timeout=timeout)
-        try:
-            yield response
-        finally:
-            await response.aclose()
-
-    async def put_upload(
-        self, url: str, content: AsyncIterator[bytes], headers: Mapping[str, str]
-    ) -> httpx.Response:
-        """PUT raw bytes to a presigned URL: no API headers, never the Authorization header."""
-        request = self.client.build_request(
-            "PUT", url, content=content, headers=dict(headers), timeout=self.config.timeout
-        )
-        request.headers.pop("Authorization", None)
-        try:
-            response = await self._dispatch(request, stream=False)
-        except httpx.TransportError as exc:
-            raise _map_exception(exc, "PUT", "<upload url>") from exc
-        self.log_response("PUT", "<upload url>", response, 0)
-        return response
-
-    async def _dispatch(self, request: httpx.Request, stream: bool) -> httpx.Response:
-        sent = request if self.config.proxy is None else self.config.proxy.route(request)
-        if self._direct is None:
-            return await self.client.send(sent, stream=stream)
-        response = await self._direct.handle_async_request(sent)
-        response.request = request
-        if not stream:
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-        return response
-
-
-def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not params:
         return None
     cleaned: dict[str, Any] = {}

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from inferencesh._client import Inference
+    from inferencesh import Inference
     from inferencesh.local import LocalRuntime
 
 __all__ = ["TEST_API_KEY", "inference_client", "inference_runtime"]

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from inferencesh.agents import Agent, Agents, AsyncAgent, AsyncAgents
-from inferencesh.agents._machine import (
+from inferencesh._agents._machine import (
     ApprovalWaiting,
     ChatChanged,
     ChatMachine,
@@ -17,7 +16,9 @@ from inferencesh.agents._machine import (
     MessageChanged,
     ToolWaiting,
 )
-from inferencesh.agents._types import schema_errors
+from inferencesh._agents._types import schema_errors
+from inferencesh._async.agent import AsyncAgent, AsyncAgents
+from inferencesh._generated.sync.agent import Agent, Agents
 
 
 def lines(*objects: Any) -> bytes:

@@ -659,8 +659,9 @@ async def test_slow_but_steady_upload_is_not_a_write_timeout(
 ) -> None:
     # httpx: "The write timeout specifies the maximum duration to wait for a chunk of data to be
     # sent (for example, a chunk of the request body)" - not the time to send the whole body.
-    # The server reads 64 KiB every few milliseconds, so sending 16 MiB takes over a second
-    # while no single write waits for more than a few milliseconds.
+    # The server reads 64 KiB every 25 ms, so sending 8 MiB takes over 3 s while no single write
+    # waits for more than a few tens of milliseconds (2 s of write timeout leaves room for a
+    # loaded machine to pause the server thread).
     def script(conn: Conn) -> None:
         request = conn.read_head()
         if request is None:
@@ -673,13 +674,13 @@ async def test_slow_but_steady_upload_is_not_a_write_timeout(
                 return
             sha.update(piece)
             left -= len(piece)
-            time.sleep(0.005)
+            time.sleep(0.025)
         conn.send(response(sha.hexdigest().encode()))
 
-    payload = os.urandom(16 << 20)
+    payload = os.urandom(8 << 20)
     server = start_server(script, rcvbuf=1 << 16)
     client = make_client()
-    result = await client.post(server.url(), content=payload, timeout=httpx.Timeout(5, write=0.5))
+    result = await client.post(server.url(), content=payload, timeout=httpx.Timeout(30, write=2))
     assert result.text == hashlib.sha256(payload).hexdigest()
 
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from inferencesh import TaskStream
 from inferencesh._streaming import StreamFramer, TaskStreamMachine
-from inferencesh.tasks import TaskStream, _replace, _TaskBuilder, _to_task
+from inferencesh._tasks import _replace, _TaskBuilder, _to_task
 
 from .wire import task
 

@@ -240,8 +240,8 @@ def test_values_of_the_wrong_type_are_kept_as_sent(
 
 
 def test_the_machine_refuses_an_unreadable_status_and_reads_an_unknown_name() -> None:
+    from inferencesh import TaskStream
     from inferencesh._streaming import TaskStreamMachine
-    from inferencesh.tasks import TaskStream
 
     machine = TaskStreamMachine(operation="GET /tasks/t9/stream")
     assert machine.feed(b"".join(lines(task(status="running"))))[0]["status"] == 7

@@ -24,8 +24,9 @@ from inferencesh import (
     SessionNotFoundError,
     TaskFailedError,
 )
+from inferencesh._generated.sync.transport import Transport
 from inferencesh._runtime.request import JSON, Call
-from inferencesh._transport import SyncTransport, TransportConfig
+from inferencesh._transport import TransportConfig
 
 from .drive import MODES, call
 from .fault_server import FaultServer, Handler, Reply, Request
@@ -68,7 +69,7 @@ def test_all_three_envelopes_decode(mode: str, fault: Start, body: Any) -> None:
 def test_a_dto_with_a_data_field_is_not_unwrapped(fault: Start) -> None:
     body = {"data": {"x": 1}, "id": "i"}
     server = fault(lambda r: Reply.json(body))
-    transport = SyncTransport(
+    transport = Transport(
         TransportConfig(api_key="k", base_url=server.base_url, timeout=5, max_retries=0)
     )
     assert transport.call(Call("GET", "/x", JSON), {}) == body

@@ -7,6 +7,8 @@ import inspect
 import pytest
 
 from inferencesh import (
+    Agent,
+    AsyncAgent,
     AsyncInference,
     AsyncSession,
     AsyncTaskStream,
@@ -14,9 +16,13 @@ from inferencesh import (
     Session,
     TaskStream,
 )
-from inferencesh.files import AsyncFiles, Files
-from inferencesh.sessions import AsyncSessions, Sessions
-from inferencesh.tasks import AsyncTasks, Tasks
+from inferencesh._async.agent import AsyncAgents
+from inferencesh._async.files import AsyncFiles
+from inferencesh._async.tasks import AsyncTasks
+from inferencesh._generated.sync.agent import Agents
+from inferencesh._generated.sync.files import Files
+from inferencesh._generated.sync.tasks import Tasks
+from inferencesh._sessions import AsyncSessions, Sessions
 
 PAIRS = [
     (Inference, AsyncInference),
@@ -25,6 +31,8 @@ PAIRS = [
     (Sessions, AsyncSessions),
     (Session, AsyncSession),
     (TaskStream, AsyncTaskStream),
+    (Agent, AsyncAgent),
+    (Agents, AsyncAgents),
 ]
 
 

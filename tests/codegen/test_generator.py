@@ -19,7 +19,13 @@ MODELS = Path("src/inferencesh/_generated/models.py")
 def scratch(tmp_path: Path) -> Path:
     """The files `python -m codegen generate` reads and writes, copied into a temp folder."""
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    for folder in ("schema", "codegen", "src/inferencesh/_generated", "docs"):
+    for folder in (
+        "schema",
+        "codegen",
+        "src/inferencesh/_generated",
+        "src/inferencesh/_async",
+        "docs",
+    ):
         shutil.copytree(
             ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -53,6 +59,17 @@ def test_a_hand_edit_in_generated_code_fails_the_check(scratch: Path) -> None:
     assert check.returncode == 1
     assert "-    REJECTED = 31" in check.stdout and "+    REJECTED = 13" in check.stdout
     assert "make generate" in check.stderr
+
+
+def test_an_async_source_edited_without_regenerating_fails_the_check(scratch: Path) -> None:
+    source = scratch / "src/inferencesh/_async/tasks.py"
+    source.write_text(source.read_text().replace("Stop reading", "Stop reading now", 1))
+    check = codegen(scratch, "--check")
+    assert check.returncode == 1
+    assert (
+        "_generated/sync/tasks.py" in check.stdout
+        and '+        """Stop reading now' in check.stdout
+    )
 
 
 def test_a_stray_file_in_generated_fails_the_check(scratch: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inferencesh import AgentConfig, InvalidInputError, internal_tools
-from inferencesh.tool_builder import as_internal_tools
+from inferencesh.tools import as_internal_tools
 from inferencesh.types import InternalToolsConfig
 
 OFFERED = [

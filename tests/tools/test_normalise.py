@@ -19,7 +19,7 @@ from inferencesh import (
     tool,
     tool_handler,
 )
-from inferencesh.tool_builder import (
+from inferencesh.tools import (
     ClientTool,
     ToolHandler,
     ToolLike,

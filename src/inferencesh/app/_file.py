@@ -18,15 +18,13 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
+from inferencesh._errors import FileTooLargeError
+
 __all__ = ["File", "FileTooLargeError"]
 
 DEFAULT_MAX_DOWNLOAD_BYTES = 1 << 30
 _CHUNK = 1 << 16
 _DATA_URI = re.compile(r"^data:([^;,]*)((?:;[^;,]*)*),(.*)$", re.DOTALL)
-
-
-class FileTooLargeError(ValueError):
-    """Raised when a download exceeds the size limit."""
 
 
 def _cache_dir() -> Path:

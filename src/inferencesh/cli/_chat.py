@@ -23,8 +23,8 @@ from inferencesh.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from inferencesh import Agent, AgentDelta, ToolCallInfo
     from inferencesh._generated.models import ChatMessageDTO
-    from inferencesh.agents import Agent, AgentDelta, ToolCallInfo
 
 __all__ = ["LOCAL_AGENT", "register"]
 
@@ -208,7 +208,7 @@ class _Turns:
 
     def on_message(self, message: ChatMessageDTO) -> None:
         # Server-side tools (apps, HTTP, approved calls) are seen only on the message.
-        from inferencesh.agents import ToolCallInfo
+        from inferencesh import ToolCallInfo
 
         state = message.model_dump(mode="json", by_alias=True, exclude_unset=True)
         for invocation in cast(list[Any], state.get("tool_invocations") or []):

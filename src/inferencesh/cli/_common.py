@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 if TYPE_CHECKING:
-    from inferencesh._client import Inference
+    from inferencesh import Inference
     from inferencesh.local import LocalRuntime
 
 __all__ = [
@@ -163,7 +163,7 @@ def load_runtime() -> type[LocalRuntime]:
 @contextlib.contextmanager
 def connect(args: argparse.Namespace) -> Generator[Inference, None, None]:
     """The client the command uses; with ``--local``, on a runtime that lives as long as it."""
-    from inferencesh._client import inference
+    from inferencesh import inference
 
     if not args.local:
         key = args.api_key or os.environ.get("INFERENCE_API_KEY")

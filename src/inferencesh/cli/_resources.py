@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Generator
     from typing import TypeVar
 
-    from inferencesh._client import Inference
+    from inferencesh import Inference
     from inferencesh._generated.models import AppSessionDTO, TaskDTO
 
     _T = TypeVar("_T")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import httpx
 
 from inferencesh._errors import InferenceError, TaskFailedError
+from inferencesh._files import UploadFileOptions, plan_input
 from inferencesh._status import is_terminal_status
 from inferencesh.cli._common import (
     EXIT_FAILED,
@@ -33,12 +34,11 @@ from inferencesh.cli._common import (
     within,
 )
 from inferencesh.cli._display import Progress, open_progress, status_name
-from inferencesh.files import UploadFileOptions, plan_input
 
 if TYPE_CHECKING:
     # Only for annotations: the generated models take most of the command's start-up time, and
     # commands that fail early (no key, bad arguments) should not pay for them.
-    from inferencesh._client import Inference
+    from inferencesh import Inference
     from inferencesh._generated.models import TaskDTO, TaskResultDTO
 
 __all__ = ["Following", "add_wait_options", "finish", "follow", "follow_or_cancel", "register"]
@@ -161,7 +161,7 @@ def _cancel(client: Inference, task_id: str) -> TaskDTO | None:
         client.tasks.cancel(task_id)
         return client.tasks.wait_for_completion(task_id, timeout=_CANCEL_WAIT_SECONDS)
     except TaskFailedError as exc:
-        return cast("TaskDTO", exc.task)
+        return exc.task
     except (InferenceError, KeyboardInterrupt):
         return None
 

@@ -30,7 +30,7 @@ from inferencesh.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from inferencesh._client import Inference
+    from inferencesh import Inference
     from inferencesh._typegen import AppSchemas
 
 __all__ = ["register"]
@@ -116,7 +116,7 @@ def _client(args: argparse.Namespace) -> Generator[Inference, None, None]:
         return
     if not args.local:
         raise CommandError("--app serves an app on the local runtime: add --local", EXIT_USAGE)
-    from inferencesh._client import inference
+    from inferencesh import inference
 
     runtime_class = load_runtime()
     with (

@@ -1,4 +1,6 @@
-"""Public types of the agent layer: tool calls, deltas, errors, and output schema checks."""
+"""Public types of the agent layer: tool calls and deltas; and the output schema check.
+
+The agent errors are in the one exception tree, ``inferencesh._errors``."""
 
 from __future__ import annotations
 
@@ -9,19 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from inferencesh._errors import InferenceError, PermissionDeniedError
-from inferencesh._transport import json_array as _arr
-from inferencesh._transport import json_object as _obj
+from inferencesh._json import json_array as _arr
+from inferencesh._json import json_object as _obj
 
-__all__ = [
-    "AgentDelta",
-    "AgentRunError",
-    "ChatStreamError",
-    "OutputValidationError",
-    "SignInRequiredError",
-    "ToolCallInfo",
-    "schema_errors",
-]
+__all__ = ["AgentDelta", "ToolCallInfo", "schema_errors"]
 
 
 @dataclass(frozen=True)
@@ -75,32 +68,6 @@ class AgentDelta:
         """The new text of this delta (``delta["response"]``), or ``""``."""
         value = self.delta.get("response")
         return value if isinstance(value, str) else ""
-
-
-class SignInRequiredError(PermissionDeniedError):
-    """HTTP 403 ``requires_sign_in``: approving or rejecting tool calls needs the account
-    holder's own session; an API key may not do it."""
-
-
-class ChatStreamError(InferenceError):
-    """The chat stream could not be kept open and the turn is not finished."""
-
-
-class AgentRunError(InferenceError, RuntimeError):
-    """``run()``: the agent's run failed, was cancelled or rejected; ``.chat`` is the last state."""
-
-    def __init__(self, message: str, *, chat: Any = None) -> None:
-        super().__init__(message)
-        self.chat = chat
-
-
-class OutputValidationError(InferenceError, ValueError):
-    """``run()``: the finish tool's output does not match the agent's ``output_schema``."""
-
-    def __init__(self, message: str, *, output: Any, errors: list[str]) -> None:
-        super().__init__(message)
-        self.output = output
-        self.errors = errors
 
 
 # A structural JSON Schema check (the keywords an output schema uses); no $ref resolution.

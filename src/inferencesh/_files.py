@@ -1,9 +1,10 @@
-"""File uploads: ``client.files.upload`` and the automatic upload of task inputs.
+"""File uploads without I/O: sources and options checked before sending, and the automatic
+upload of task inputs.
 
-``Files`` extends the generated ``FilesResource`` (``create``, ``get``, ``list``, ``delete``) with
-``upload``: ``POST /files`` returns a record with a presigned ``upload_url``; the bytes then go
-there with a streamed ``PUT`` that carries no API headers. Files are read in chunks, so memory
-stays flat whatever their size.
+``client.files`` (``inferencesh._async.files.AsyncFiles`` and its generated blocking twin)
+extends the generated ``files`` resource with ``upload``: ``POST /files`` returns a record with a
+presigned ``upload_url``; the bytes then go there with a streamed ``PUT`` that carries no API
+headers. Files are read in chunks, so memory stays flat whatever their size.
 
 ``files.upload`` takes a path, bytes, a binary file object or a ``data:`` URI; base64 text only
 when the caller says so (``encoding="base64"``), since a string is never guessed to be base64.
@@ -20,7 +21,6 @@ Automatic upload of task inputs, anywhere in nested ``input`` dicts and lists:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import importlib
@@ -29,33 +29,41 @@ import math
 import mimetypes
 import os
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO, TYPE_CHECKING, Any, Literal, TypedDict, Union, cast
 
-from inferencesh._errors import FileUploadError, InferenceError, InvalidInputError
-from inferencesh._generated.resources.files import AsyncFilesResource, FilesResource
+from inferencesh._errors import FileUploadError, InvalidInputError
 from inferencesh._logging import logger
 
 if TYPE_CHECKING:
     from inferencesh._generated.models import FileDTO
-    from inferencesh._transport import AsyncTransport, SyncTransport
 
 __all__ = [
-    "AsyncFiles",
-    "Files",
+    "InputPlan",
+    "PreparedUpload",
     "ProgressCallback",
     "UploadEncoding",
     "UploadFileOptions",
     "UploadFileOptionsDict",
+    "UploadItem",
     "UploadOptions",
     "UploadSource",
+    "check_put",
+    "counting",
+    "create_request",
+    "plan_input",
+    "prepare_upload",
+    "progress_reporter",
+    "put_headers",
+    "record_uri",
+    "upload_failed",
+    "upload_options",
+    "upload_record",
 ]
 
 CHUNK_SIZE = 1024 * 1024
-_MAX_PARALLEL_UPLOADS = 4
 _OCTET = "application/octet-stream"
 
 ProgressCallback = Callable[[int, int | None], None]
@@ -136,7 +144,7 @@ def upload_options(options: object) -> UploadFileOptions:
     return UploadFileOptions(**values)
 
 
-class _Prepared:
+class PreparedUpload:
     """A resolved upload: metadata plus a way to read the bytes (possibly more than once)."""
 
     __slots__ = ("content_type", "data", "file", "filename", "label", "path", "size")
@@ -161,6 +169,7 @@ class _Prepared:
         self.file = file
 
     def chunks(self) -> Iterator[bytes]:
+        """The bytes, in chunks of ``CHUNK_SIZE``."""
         if self.data is not None:
             view = memoryview(self.data)
             for start in range(0, len(view), CHUNK_SIZE):
@@ -174,6 +183,10 @@ class _Prepared:
         assert self.file is not None
         while chunk := self.file.read(CHUNK_SIZE):
             yield chunk
+
+
+UploadItem = tuple[PreparedUpload, UploadFileOptions | None]
+"""A prepared file and its upload options, as ``files.upload_many`` takes them."""
 
 
 def _guess_type(filename: str) -> str:
@@ -242,9 +255,9 @@ def _decode_base64(source: Any) -> bytes:
     return data
 
 
-def _prepare_bytes(data: bytes, options: UploadFileOptions) -> _Prepared:
+def _prepare_bytes(data: bytes, options: UploadFileOptions) -> PreparedUpload:
     filename = options.filename or "file"
-    return _Prepared(
+    return PreparedUpload(
         label=filename,
         filename=filename,
         content_type=options.content_type or _guess_type(filename),
@@ -257,7 +270,7 @@ def prepare_upload(
     source: Any,
     options: UploadFileOptions | None = None,
     encoding: UploadEncoding | None = None,
-) -> _Prepared:
+) -> PreparedUpload:
     """Resolve an upload source and its metadata; refuse bad sources before any request."""
     options = options or UploadFileOptions()
     if encoding is not None:
@@ -270,7 +283,7 @@ def prepare_upload(
         data, media = _decode_data_uri(source)
         extension = mimetypes.guess_extension(media) or ""
         filename = options.filename or f"file{extension}"
-        return _Prepared(
+        return PreparedUpload(
             label=filename,
             filename=filename,
             content_type=options.content_type or media,
@@ -288,7 +301,7 @@ def prepare_upload(
     )
 
 
-def _prepare_path(path: str, options: UploadFileOptions) -> _Prepared:
+def _prepare_path(path: str, options: UploadFileOptions) -> PreparedUpload:
     if os.path.isdir(path):
         raise InvalidInputError(f"{path!r} is a directory; only regular files can be uploaded")
     if not os.path.isfile(path):
@@ -300,7 +313,7 @@ def _prepare_path(path: str, options: UploadFileOptions) -> _Prepared:
             )
         raise InvalidInputError(f"{_shown(path)}: no such file{hint}")
     filename = options.filename or os.path.basename(path)
-    return _Prepared(
+    return PreparedUpload(
         label=path,
         filename=filename,
         content_type=options.content_type or _guess_type(filename),
@@ -309,7 +322,7 @@ def _prepare_path(path: str, options: UploadFileOptions) -> _Prepared:
     )
 
 
-def _prepare_file_object(handle: Any, options: UploadFileOptions) -> _Prepared:
+def _prepare_file_object(handle: Any, options: UploadFileOptions) -> PreparedUpload:
     if isinstance(handle, io.TextIOBase):
         raise InvalidInputError("file objects must be opened in binary mode ('rb')")
     name = getattr(handle, "name", None)
@@ -322,7 +335,7 @@ def _prepare_file_object(handle: Any, options: UploadFileOptions) -> _Prepared:
             handle.seek(position)
     except (AttributeError, OSError, ValueError):
         size = None
-    return _Prepared(
+    return PreparedUpload(
         label=name if isinstance(name, str) else filename,
         filename=filename,
         content_type=options.content_type or _guess_type(filename),
@@ -331,7 +344,8 @@ def _prepare_file_object(handle: Any, options: UploadFileOptions) -> _Prepared:
     )
 
 
-def _create_request(prepared: _Prepared, options: UploadFileOptions | None) -> Any:
+def create_request(prepared: PreparedUpload, options: UploadFileOptions | None) -> Any:
+    """The ``POST /files`` body that asks for the record (and upload URL) of one file."""
     from inferencesh._generated.models import FileCreateRequest, PartialFile
 
     partial: dict[str, Any] = {
@@ -346,7 +360,8 @@ def _create_request(prepared: _Prepared, options: UploadFileOptions | None) -> A
     return FileCreateRequest.model_validate({"files": [PartialFile.model_validate(partial)]})
 
 
-def _put_headers(prepared: _Prepared) -> dict[str, str]:
+def put_headers(prepared: PreparedUpload) -> dict[str, str]:
+    """The headers of the ``PUT`` to the upload URL."""
     headers = {"Content-Type": prepared.content_type}
     if prepared.size is not None:
         # Presigned object-store URLs refuse chunked uploads: send the length up front.
@@ -354,7 +369,8 @@ def _put_headers(prepared: _Prepared) -> dict[str, str]:
     return headers
 
 
-def _upload_record(records: list[FileDTO], prepared: _Prepared) -> FileDTO:
+def upload_record(records: list[FileDTO], prepared: PreparedUpload) -> FileDTO:
+    """The one record ``POST /files`` returned, with its upload URL."""
     if not records:
         raise FileUploadError(
             f"uploading {prepared.label!r}: the server returned no file record",
@@ -369,8 +385,8 @@ def _upload_record(records: list[FileDTO], prepared: _Prepared) -> FileDTO:
     return record
 
 
-def _progress_reporter(
-    progress: ProgressCallback | bool | None, prepared: _Prepared
+def progress_reporter(
+    progress: ProgressCallback | bool | None, prepared: PreparedUpload
 ) -> tuple[ProgressCallback | None, Callable[[], None]]:
     """The callback to call per chunk, and a closer (for the optional tqdm bar)."""
     if progress is True:
@@ -392,9 +408,10 @@ def _progress_reporter(
     return None, lambda: None
 
 
-def _counting(
+def counting(
     chunks: Iterator[bytes], callback: ProgressCallback | None, total: int | None
 ) -> Iterator[bytes]:
+    """``chunks``, reporting the bytes sent so far to ``callback`` after each."""
     sent = 0
     for chunk in chunks:
         sent += len(chunk)
@@ -403,11 +420,13 @@ def _counting(
             callback(sent, total)
 
 
-def _failed(prepared: _Prepared, exc: BaseException) -> FileUploadError:
+def upload_failed(prepared: PreparedUpload, exc: BaseException) -> FileUploadError:
+    """The error of an upload that failed on the way (``exc`` is its cause)."""
     return FileUploadError(f"uploading {prepared.label!r} failed: {exc}", filename=prepared.label)
 
 
-def _check_put(prepared: _Prepared, status: int, text: str) -> None:
+def check_put(prepared: PreparedUpload, status: int, text: str) -> None:
+    """Refuse the storage's answer to the ``PUT`` unless it is a success."""
     if status >= 300:
         snippet = " ".join(text.split())[:200]
         raise FileUploadError(
@@ -416,138 +435,8 @@ def _check_put(prepared: _Prepared, status: int, text: str) -> None:
         )
 
 
-class Files(FilesResource):
-    """``client.files``: upload files and get back their records (use ``record["uri"]``), and
-    every generated file operation."""
-
-    def __init__(self, transport: SyncTransport) -> None:
-        super().__init__(transport)
-        self._http = transport
-
-    def upload(
-        self,
-        data: UploadSource,
-        options: UploadOptions | None = None,
-        *,
-        encoding: UploadEncoding | None = None,
-        progress: ProgressCallback | bool | None = None,
-    ) -> FileDTO:
-        """Upload a path, bytes, a binary file object or a ``data:`` URI.
-
-        ``options``: an ``UploadFileOptions`` or a dict with ``filename``, ``content_type``,
-        ``public``. ``encoding="base64"``: ``data`` is base64 text (a string is otherwise a
-        path). ``progress`` is a ``(sent, total)`` callback, or ``True`` for a tqdm bar when
-        tqdm is installed. Example: ``client.files.upload("photo.png")["uri"]``.
-        """
-        checked = upload_options(options)
-        return self._upload(prepare_upload(data, checked, encoding), checked, progress)
-
-    def _upload(
-        self,
-        prepared: _Prepared,
-        options: UploadFileOptions | None,
-        progress: ProgressCallback | bool | None = None,
-    ) -> FileDTO:
-        try:
-            records = self.create(_create_request(prepared, options))
-            record = _upload_record(records, prepared)
-            callback, close = _progress_reporter(progress, prepared)
-            try:
-                response = self._http.put_upload(
-                    record.upload_url,
-                    _counting(prepared.chunks(), callback, prepared.size),
-                    _put_headers(prepared),
-                )
-            finally:
-                close()
-            _check_put(prepared, response.status_code, response.text)
-        except FileUploadError:
-            raise
-        except (InferenceError, OSError) as exc:
-            raise _failed(prepared, exc) from exc
-        return record
-
-    def upload_many(self, items: list[tuple[_Prepared, UploadFileOptions | None]]) -> list[str]:
-        """Upload several prepared files concurrently; return their URIs in order."""
-        if len(items) == 1:
-            return [_uri(self._upload(*items[0]), items[0][0])]
-        with ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL_UPLOADS, len(items))) as pool:
-
-            def one(item: tuple[_Prepared, UploadFileOptions | None]) -> FileDTO:
-                return self._upload(item[0], item[1])
-
-            records = list(pool.map(one, items))
-        return [_uri(record, item[0]) for record, item in zip(records, items, strict=False)]
-
-
-class AsyncFiles(AsyncFilesResource):
-    """``client.files`` of the async client."""
-
-    def __init__(self, transport: AsyncTransport) -> None:
-        super().__init__(transport)
-        self._http = transport
-
-    async def upload(
-        self,
-        data: UploadSource,
-        options: UploadOptions | None = None,
-        *,
-        encoding: UploadEncoding | None = None,
-        progress: ProgressCallback | bool | None = None,
-    ) -> FileDTO:
-        """Upload a path, bytes, a binary file object or a ``data:`` URI (see ``Files.upload``)."""
-        checked = upload_options(options)
-        return await self._upload(prepare_upload(data, checked, encoding), checked, progress)
-
-    async def _upload(
-        self,
-        prepared: _Prepared,
-        options: UploadFileOptions | None,
-        progress: ProgressCallback | bool | None = None,
-    ) -> FileDTO:
-        try:
-            records = await self.create(_create_request(prepared, options))
-            record = _upload_record(records, prepared)
-            callback, close = _progress_reporter(progress, prepared)
-            try:
-                response = await self._http.put_upload(
-                    record.upload_url,
-                    _async_chunks(_counting(prepared.chunks(), callback, prepared.size)),
-                    _put_headers(prepared),
-                )
-            finally:
-                close()
-            _check_put(prepared, response.status_code, response.text)
-        except FileUploadError:
-            raise
-        except (InferenceError, OSError) as exc:
-            raise _failed(prepared, exc) from exc
-        return record
-
-    async def upload_many(
-        self, items: list[tuple[_Prepared, UploadFileOptions | None]]
-    ) -> list[str]:
-        """Upload several prepared files concurrently; return their URIs in order."""
-        limiter = asyncio.Semaphore(_MAX_PARALLEL_UPLOADS)
-
-        async def one(item: tuple[_Prepared, UploadFileOptions | None]) -> str:
-            async with limiter:
-                return _uri(await self._upload(*item), item[0])
-
-        return list(await asyncio.gather(*(one(item) for item in items)))
-
-
-async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    # Disk reads happen in a worker thread so a large file never blocks the event loop.
-    sentinel = b""
-    while True:
-        chunk = await asyncio.to_thread(next, chunks, sentinel)
-        if chunk is sentinel or not chunk:
-            return
-        yield chunk
-
-
-def _uri(record: FileDTO, prepared: _Prepared) -> str:
+def record_uri(record: FileDTO, prepared: PreparedUpload) -> str:
+    """The ``uri`` of an uploaded file's record, which task inputs use."""
     uri = record.uri
     if not uri:
         raise FileUploadError(
@@ -571,7 +460,7 @@ class _Upload:
 class InputPlan:
     """Task input with upload targets replaced by placeholders; validated as JSON."""
 
-    def __init__(self, value: Any, uploads: list[tuple[_Prepared, UploadFileOptions | None]]):
+    def __init__(self, value: Any, uploads: list[UploadItem]):
         self.value = value
         self.uploads = uploads
 
@@ -582,7 +471,7 @@ class InputPlan:
 
 def plan_input(value: Any, *, upload_files: bool, where: str = "input") -> InputPlan:
     """Check that ``value`` is JSON and find the files to upload; raise before any request."""
-    uploads: list[tuple[_Prepared, UploadFileOptions | None]] = []
+    uploads: list[UploadItem] = []
     seen: dict[str, int] = {}
     planned = _plan(value, where, upload_files, uploads, seen, 0)
     return InputPlan(planned, uploads)
@@ -595,7 +484,7 @@ def _plan(
     value: Any,
     where: str,
     upload: bool,
-    uploads: list[tuple[_Prepared, UploadFileOptions | None]],
+    uploads: list[UploadItem],
     seen: dict[str, int],
     depth: int,
 ) -> Any:
@@ -663,7 +552,7 @@ def _is_app_file(value: Any) -> bool:
 def _plan_app_file(
     value: Any,
     where: str,
-    uploads: list[tuple[_Prepared, UploadFileOptions | None]],
+    uploads: list[UploadItem],
     seen: dict[str, int],
 ) -> Any:
     path = getattr(value, "path", None)
@@ -690,7 +579,7 @@ def _target(
     key: str,
     source: str,
     options: UploadFileOptions | None,
-    uploads: list[tuple[_Prepared, UploadFileOptions | None]],
+    uploads: list[UploadItem],
     seen: dict[str, int],
 ) -> _Upload:
     index = seen.get(key)

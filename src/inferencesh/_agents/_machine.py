@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from inferencesh._generated.models import CHAT_MESSAGE_STATUS_TERMINAL
-from inferencesh._streaming import StreamFramer, merge_delta
-from inferencesh._transport import json_array as _arr
-from inferencesh._transport import json_object as _obj
+from inferencesh._json import json_array as _arr
+from inferencesh._json import json_object as _obj
+from inferencesh._streaming import Step, StreamFramer, merge_delta, next_step
 
 __all__ = [
     "ApprovalWaiting",
@@ -186,9 +186,20 @@ class ChatMachine:
                 break
         return events
 
+    def updates(self, chunk: bytes) -> list[MachineEvent]:
+        """The events a chunk of the stream completes (the driver's name for ``feed``)."""
+        return self.feed(chunk)
+
     def end_of_connection(self) -> None:
         """The connection ended: drop any half-received line or event."""
         self._framer.reset()
+
+    def ended(self, expired: bool, reconciled: bool) -> Step:
+        """What the driver does now that a connection ended: a watch (no gate) reconnects
+        until the caller stops; a turn follows :func:`next_step`."""
+        if not self._gate:
+            return Step.RECONNECT
+        return next_step(self.done, expired, reconciled)
 
     def handle(self, decoded: Any) -> list[MachineEvent]:
         """Apply one decoded stream message."""
@@ -247,12 +258,14 @@ class ChatMachine:
         return reply is None or _value(reply.get("status")) not in _MESSAGE_DONE
 
     def adopt_messages(self, messages: Iterable[Mapping[str, Any]]) -> list[MachineEvent]:
-        """Adopt messages read with ``GET /chats/{id}/messages``: this turn's only."""
+        """Adopt messages read with ``GET /chats/{id}/messages``: this turn's only (a watch
+        without a turn takes them all)."""
         events: list[MachineEvent] = []
         for message in messages:
             order = message.get("order")
-            ours = message.get("id") == self.assistant_id or (
-                self.floor is not None and isinstance(order, int) and order >= self.floor
+            ours = not self._gate or (
+                message.get("id") == self.assistant_id
+                or (self.floor is not None and isinstance(order, int) and order >= self.floor)
             )
             if ours:
                 events.extend(self._message(dict(message), None))

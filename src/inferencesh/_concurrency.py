@@ -1,0 +1,134 @@
+"""The waiting primitives of the two layers, side by side.
+
+The client layer is written once, async (``inferencesh._async``), and its blocking twin is
+generated from it by renaming (``AsyncConcurrency`` -> ``Concurrency``, ``await`` dropped; see
+``codegen/unasync.py``). What cannot be a rename lives here as a pair written by hand: sleeping,
+bounding concurrency, running several calls at once, calling user code that may or may not be a
+coroutine, and reading files without blocking an event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+__all__ = ["AsyncConcurrency", "Concurrency", "run_to_completion"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Uploads (and other fan-outs) run at most this many at once.
+MAX_PARALLEL = 4
+
+
+def run_to_completion(awaitable: Awaitable[T]) -> T:
+    """Run an awaitable (an async callback or handler given to the blocking client) to the end."""
+
+    async def wait() -> T:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    # Called from inside an event loop (blocking client in async code): use a private loop.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, wait()).result()
+
+
+class Concurrency:
+    """Blocking primitives: threads wait, each for its own call."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        """Wait ``seconds``."""
+        time.sleep(seconds)
+
+    @staticmethod
+    def limiter(size: int) -> contextlib.nullcontext[None]:
+        """Bound on requests in flight: none for blocking callers (each thread waits for its
+        own request, and the pool keeps ``size`` connections alive)."""
+        return contextlib.nullcontext()
+
+    @staticmethod
+    def map(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``function`` over ``items``, a few at a time in threads; results in order."""
+        if len(items) <= 1:
+            return [function(item) for item in items]
+        with concurrent.futures.ThreadPoolExecutor(min(MAX_PARALLEL, len(items))) as pool:
+            return list(pool.map(function, items))
+
+    @staticmethod
+    def call(callback: Callable[..., Any], *args: Any) -> None:
+        """Call user code; a coroutine it returns is run to completion."""
+        result = callback(*args)
+        if inspect.isawaitable(result):
+            run_to_completion(result)
+
+    @staticmethod
+    def run_handler(handler: Callable[[T], Any], argument: T) -> Any:
+        """A tool handler's result; an async handler is run to completion."""
+        result = handler(argument)
+        return run_to_completion(result) if inspect.isawaitable(result) else result
+
+    @staticmethod
+    def chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """An upload body read from disk: as it is."""
+        return chunks
+
+
+class AsyncConcurrency:
+    """Async primitives on the running event loop."""
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        """Wait ``seconds`` without blocking the loop."""
+        await asyncio.sleep(seconds)
+
+    @staticmethod
+    def limiter(size: int) -> asyncio.Semaphore:
+        """Bound on requests in flight: more wait here rather than in the connection pool."""
+        return asyncio.Semaphore(size)
+
+    @staticmethod
+    async def map(function: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
+        """``function`` over ``items``, a few at a time; results in order."""
+        limiter = asyncio.Semaphore(MAX_PARALLEL)
+
+        async def one(item: T) -> R:
+            async with limiter:
+                return await function(item)
+
+        return list(await asyncio.gather(*(one(item) for item in items)))
+
+    @staticmethod
+    async def call(callback: Callable[..., Any], *args: Any) -> None:
+        """Call user code, sync or async; a coroutine it returns is awaited."""
+        result = callback(*args)
+        if inspect.isawaitable(result):
+            await result
+
+    @staticmethod
+    async def run_handler(handler: Callable[[T], Any], argument: T) -> Any:
+        """A tool handler's result: an async handler is awaited, a blocking one runs in a worker
+        thread so that it does not stall the event loop (and other chats on it)."""
+        if inspect.iscoroutinefunction(handler):
+            return await handler(argument)
+        result = await asyncio.to_thread(handler, argument)
+        return await result if inspect.isawaitable(result) else result
+
+    @staticmethod
+    async def chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+        """An upload body read from disk in a worker thread, so a large file never blocks the
+        event loop."""
+        sentinel = b""
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, sentinel)
+            if chunk is sentinel or not chunk:
+                return
+            yield chunk
