@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import ipaddress
 import json
+import logging
 import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -15,7 +16,7 @@ import pydantic_core
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -26,6 +27,8 @@ from inferencesh.local._errors import ApiError, problem_body
 from inferencesh.local._fanout import END
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger("inferencesh.local")
 
 _JSON_BODY_LIMIT = 64 * 1024 * 1024
 # Deeper than this, a body is refused before it becomes Python objects (the JSON parser's own
@@ -331,6 +334,12 @@ def create_app(
                         )
                     out.write(chunk)
             engine.files.finish_upload(dto, part, size, request.headers.get("content-type"))
+        except ClientDisconnect:
+            # Nobody is left to answer; the upload URL stays valid for another try.
+            logger.info(
+                "upload of file %s stopped: the client went away after %d bytes", dto.id, size
+            )
+            return Response(status_code=400)
         finally:
             part.unlink(missing_ok=True)
             engine.files.end_upload(dto.id)
@@ -442,6 +451,10 @@ def create_app(
         response.headers.update(exc.headers or {})  # Allow, on 405
         return response
 
+    async def on_disconnect(request: Request, exc: Exception) -> Response:
+        # The client left while its body was read: there is no one to answer.
+        return Response(status_code=400)
+
     async def on_error(request: Request, exc: Exception) -> Response:
         return _problem(500, "internal_error", f"{type(exc).__name__}: {exc}")
 
@@ -491,6 +504,7 @@ def create_app(
         exception_handlers={
             ApiError: on_api_error,
             HTTPException: on_http_error,
+            ClientDisconnect: on_disconnect,
             Exception: on_error,
         },
     )
