@@ -47,6 +47,8 @@ _LAZY: dict[str, str] = {
     "is_message_ready": "inferencesh._status",
     "is_terminal_status": "inferencesh._status",
     "parse_status": "inferencesh._status",
+    "decode_log": "inferencesh._task_logs",
+    "log_text": "inferencesh._task_logs",
     "UploadFileOptions": "inferencesh.files",
     "APIResponse": "inferencesh._runtime.response",
     "AsyncPage": "inferencesh._runtime.pagination",
@@ -140,6 +142,8 @@ if TYPE_CHECKING:
     from inferencesh._status import is_message_ready as is_message_ready
     from inferencesh._status import is_terminal_status as is_terminal_status
     from inferencesh._status import parse_status as parse_status
+    from inferencesh._task_logs import decode_log as decode_log
+    from inferencesh._task_logs import log_text as log_text
     from inferencesh.agents import Agent as Agent
     from inferencesh.agents import AgentDelta as AgentDelta
     from inferencesh.agents import AgentRunError as AgentRunError
@@ -247,6 +251,7 @@ __all__ = [
     "async_inference",
     "boolean",
     "call_tool",
+    "decode_log",
     "enum_of",
     "http_tool",
     "inference",
@@ -254,6 +259,7 @@ __all__ = [
     "internal_tools",
     "is_message_ready",
     "is_terminal_status",
+    "log_text",
     "mcp_tool",
     "number",
     "obj",

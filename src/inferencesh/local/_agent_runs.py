@@ -2,7 +2,7 @@
 
 This module runs the turn's tool calls (through ``_agent_tools``, or as waits for the client)
 and keeps the run records the API shows (``AgentRunDTO``, ``ToolInvocationDTO``,
-``InterruptDTO``), all in memory.
+``InterruptDTO``), kept with their chat (``_chats``).
 
 Statuses during a turn: the chat is ``busy`` (``awaiting_input`` while a tool waits for the
 client or an approval) and ``idle`` after it; the run is ``working`` (``input_required`` while
@@ -94,7 +94,6 @@ class AgentRuns:
         self.tools = tools
         self.config = config
         self.calls: dict[str, _Call] = {}
-        self.interrupts: dict[str, list[InterruptDTO]] = {}
 
     # ------------------------------------------------------------------ messages and turns
 
@@ -194,8 +193,6 @@ class AgentRuns:
         await asyncio.gather(*turns, return_exceptions=True)
         for call_id in [key for key, call in self.calls.items() if call.chat is chat]:
             del self.calls[call_id]
-        for run_id in chat.runs:
-            self.interrupts.pop(run_id, None)
         self.chats.remove(chat)
 
     def _start_run(
@@ -214,6 +211,7 @@ class AgentRuns:
             }
         )
         chat.runs[run_id] = run
+        self.chats.note_run(chat, run)
         user.agent_run_id = assistant.agent_run_id = run_id
         chat.dto.active_run = run
         chat.dto.status = ChatStatus.BUSY
@@ -431,7 +429,7 @@ class AgentRuns:
                 },
             }
         )
-        self.interrupts.setdefault(run.id, []).append(call.interrupt)
+        chat.interrupts.setdefault(run.id, []).append(call.interrupt)
         call.waiting = kind
         call.future = asyncio.get_running_loop().create_future()
         chat.dto.pending_interrupts = [*(chat.dto.pending_interrupts or []), call.interrupt]
@@ -568,8 +566,8 @@ class AgentRuns:
                 else:
                     self.reject(call.dto.id, {"reason": "denied"})
                 return interrupt
-        for past in self.interrupts.values():
-            if any(item.id == interrupt_id for item in past):
+        for chat in self.chats.chats.values():
+            if any(item.id == interrupt_id for past in chat.interrupts.values() for item in past):
                 raise ApiError(
                     409, "invalid_transition", f"interrupt {interrupt_id} is not pending"
                 )
@@ -577,6 +575,7 @@ class AgentRuns:
 
     def run_interrupts(self, run_id: str) -> list[InterruptDTO]:
         """Every interrupt raised during one run, oldest first."""
-        if not any(run_id in chat.runs for chat in self.chats.chats.values()):
+        chat = self.chats.chat_of_run(run_id)
+        if chat is None:
             raise ApiError(404, "not_found", f"agent run {run_id} not found")
-        return list(self.interrupts.get(run_id, []))
+        return list(chat.interrupts.get(run_id, []))

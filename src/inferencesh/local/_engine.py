@@ -56,6 +56,8 @@ class Engine:
             self.store.prune("tasks", keep=config.keep_tasks, before=before)
         if before is not None:
             self.store.prune("sessions", before=before)
+            self.store.prune("chats", before=before)
+            self.store.prune("agent_runs", before=before)
             self.files.forget(self.store.prune("files", before=before))
 
     async def start(self) -> None:

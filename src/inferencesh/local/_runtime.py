@@ -104,7 +104,7 @@ class LocalRuntime:
     ...                headers={"Authorization": "Bearer inf_local"})
 
     ``data_dir=None`` keeps records in memory and files in a temporary folder; with a folder,
-    records live in SQLite there and survive a restart (chats stay in memory), and only one
+    records (tasks, sessions, files, chats) live in SQLite there and survive a restart, and only one
     runtime at a time may use it. ``keep_tasks`` / ``keep_days`` bound the history kept there.
 
     Bound to a loopback address (the default), it answers only requests addressed to a loopback

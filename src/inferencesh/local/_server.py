@@ -95,6 +95,23 @@ async def _json(request: Request, *, optional: bool = False) -> Any:
         raise ApiError(400, "invalid_request", "the request body is not valid JSON") from None
 
 
+def _flag(request: Request, name: str) -> bool:
+    """A boolean query parameter (absent: false)."""
+    value = request.query_params.get(name)
+    if value is None or value.lower() in ("", "false", "0"):
+        return False
+    if value.lower() in ("true", "1"):
+        return True
+    raise ApiError(400, "validation_error", f"{name}: {value!r} is not true or false")
+
+
+def _integer(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(400, "validation_error", f"{name}: {value!r} is not an integer") from None
+
+
 def _route(path: str, **handlers: Handler) -> Route:
     """One route for several methods, so a 405 lists all of them in ``Allow``."""
 
@@ -235,8 +252,31 @@ def create_app(
         return _ok(engine.tasks.get(request.path_params["task_id"]))
 
     async def delete_task(request: Request) -> Response:
-        engine.tasks.delete(request.path_params["task_id"])
+        files = _flag(request, "files")
+        engine.tasks.delete(request.path_params["task_id"], files=files)
         return _ok()
+
+    async def list_tasks(request: Request) -> Response:
+        return _ok(engine.tasks.list_page(await _json(request, optional=True)))
+
+    async def featured_tasks(request: Request) -> Response:
+        body: dict[str, Any] = {
+            "filters": [{"field": "is_featured", "operator": "eq", "value": True}]
+        }
+        query = request.query_params
+        if "limit" in query:
+            body["limit"] = _integer(query["limit"], "limit")
+        if "cursor" in query:
+            body["cursor"] = query["cursor"]
+        return _ok(engine.tasks.list_page(body))
+
+    async def task_files(request: Request) -> Response:
+        role = request.query_params.get("role")
+        return _ok(engine.tasks.files_of(request.path_params["task_id"], role))
+
+    async def delete_task_files(request: Request) -> Response:
+        role = request.query_params.get("role")
+        return _ok(engine.tasks.delete_files(request.path_params["task_id"], role))
 
     async def task_status(request: Request) -> Response:
         return _ok(engine.tasks.status(request.path_params["task_id"]))
@@ -302,12 +342,19 @@ def create_app(
         return stream(request, [snapshot], queue, release)
 
     async def task_logs(request: Request) -> Response:
-        task = _dump(engine.tasks.get(request.path_params["task_id"]))
-        keys = ("status", "events", "logs")
-        return _ok({"task_id": task["id"], **{key: task[key] for key in keys}})
+        return _ok(engine.tasks.logs(request.path_params["task_id"]))
 
     async def create_files(request: Request) -> Response:
         return _ok(engine.files.create(await _json(request), origin(request)))
+
+    async def list_files(request: Request) -> Response:
+        return _ok(engine.files.list_page(await _json(request, optional=True)))
+
+    async def list_apps(request: Request) -> Response:
+        return _ok(engine.apps.list_page(await _json(request, optional=True)))
+
+    async def list_chats(request: Request) -> Response:
+        return _ok(agents.chats.list_page(await _json(request, optional=True)))
 
     async def get_file(request: Request) -> Response:
         return _ok(engine.files.get(request.path_params["file_id"]))
@@ -469,6 +516,11 @@ def create_app(
 
     routes = [
         Route("/apps/run", run_task, methods=["POST"]),
+        Route("/apps/list", list_apps, methods=["POST"]),
+        Route("/tasks/list", list_tasks, methods=["POST"]),
+        Route("/tasks/featured", featured_tasks, methods=["GET"]),
+        Route("/files/list", list_files, methods=["POST"]),
+        Route("/chats/list", list_chats, methods=["POST"]),
         Route("/apps/{namespace}/{name}", get_app, methods=["GET"]),
         _route("/apps/{app_id}", GET=get_app_by_id, DELETE=delete_app),
         _route("/tasks/{task_id}", GET=get_task, DELETE=delete_task),
@@ -476,6 +528,7 @@ def create_app(
         Route("/tasks/{task_id}/stream", stream_task, methods=["GET"]),
         Route("/tasks/{task_id}/cancel", cancel_task, methods=["POST"]),
         Route("/tasks/{task_id}/logs", task_logs, methods=["GET"]),
+        _route("/tasks/{task_id}/files", GET=task_files, DELETE=delete_task_files),
         Route("/files", create_files, methods=["POST"]),
         _route("/files/{file_id}", GET=get_file, DELETE=delete_file),
         Route("/files/{file_id}/upload/{token}", upload_file, methods=["PUT"]),

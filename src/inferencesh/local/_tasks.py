@@ -5,25 +5,32 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 from inferencesh._generated.models import (
     ApiAppRunRequest,
+    DeleteTaskFilesResponse,
     ResourceStatusDTO,
     TaskDTO,
     TaskEvent,
+    TaskFileDTO,
+    TaskFileRole,
     TaskLog,
+    TaskLogsDTO,
     TaskLogType,
     TaskResultDTO,
     TaskStatus,
 )
+from inferencesh._runtime import CursorListResponse
 from inferencesh.local._apps import Apps, app_id, version_id
 from inferencesh.local._config import RuntimeConfig
 from inferencesh.local._errors import ApiError
 from inferencesh.local._fanout import END, Subscribers, broadcast, new_queue
 from inferencesh.local._files import Files
+from inferencesh.local._listing import list_query, page
 from inferencesh.local._records import LOCAL_USER, TERMINAL, header, new_id, now, parse
 from inferencesh.local._registry import AppSpec
 from inferencesh.local._sessions import LiveSession, Sessions
@@ -33,6 +40,7 @@ from inferencesh.local._worker_pool import Worker, WorkerError, WorkerPool
 __all__ = ["Tasks"]
 
 _TEXT_FIELDS = ("response", "reasoning")
+_SEARCHABLE = ("id", "app_id", "function", "error")
 _LOG_LIMIT = 1 << 20
 
 
@@ -69,6 +77,14 @@ def _text_delta(previous: dict[str, Any], output: Any) -> dict[str, str] | None:
                 continue
         return None
     return delta or None
+
+
+def _role(role: str | None) -> TaskFileRole | None:
+    if role is None or role == "":
+        return None
+    if role not in ("input", "output"):
+        raise ApiError(400, "validation_error", f"role: {role!r} is not 'input' or 'output'")
+    return TaskFileRole(role)
 
 
 def _event(task_id: str, status: TaskStatus, when: datetime) -> TaskEvent:
@@ -217,23 +233,65 @@ class Tasks:
         data = self.store.get("tasks", task_id)
         if data is None:
             raise ApiError(404, "not_found", f"task {task_id} not found")
+        return self._stored(data)
+
+    def _stored(self, data: dict[str, Any]) -> TaskDTO:
         task = TaskDTO.model_validate(data)
         if task.output is not None:
             task.output = self.files.refresh_uris(task.output)
         return task
+
+    def list_page(self, body: Any) -> CursorListResponse[TaskDTO]:
+        """``POST /tasks/list``: one page of tasks, newest first (running ones as they are now)."""
+        query = list_query(body)
+
+        def current(rows: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[tuple[int, Any]]:
+            for position, data in rows:
+                live = self.live.get(str(data.get("id")))
+                if live is not None and not live.deleted:
+                    data = live.dto.model_dump(mode="json", exclude_unset=True)
+                yield position, data
+
+        batch = 64 if query.selective else query.limit + 1
+        rows = self.store.rows("tasks", after=query.after, ascending=query.ascending, batch=batch)
+        return page(current(rows), query, self._stored, _SEARCHABLE)
+
+    def files_of(self, task_id: str, role: str | None) -> list[TaskFileDTO]:
+        """``GET /tasks/{id}/files``: the files of this runtime a task read and wrote."""
+        task = self.get(task_id)
+        return self.files.task_files(task.input, task.output, _role(role))
+
+    def delete_files(self, task_id: str, role: str | None) -> DeleteTaskFilesResponse:
+        """``DELETE /tasks/{id}/files``: delete them (not while the task runs)."""
+        task = self.get(task_id)
+        files = self.files.task_files(task.input, task.output, _role(role))
+        if task.status not in TERMINAL:
+            skipped = [{"id": f.id, "reason": "the task is still running"} for f in files]
+            return DeleteTaskFilesResponse.model_validate({"deleted": [], "skipped": skipped})
+        return self.files.delete_all(files)
+
+    def logs(self, task_id: str) -> TaskLogsDTO:
+        """``GET /tasks/{id}/logs``: the task's logs (base64 content) and status events."""
+        live = self.live.get(task_id)
+        if live is not None:
+            self._flush_logs(live)
+        task = self.get(task_id)
+        return TaskLogsDTO(task_id=task.id, status=task.status, events=task.events, logs=task.logs)
 
     def status(self, task_id: str) -> ResourceStatusDTO:
         """Only id, status and update time."""
         task = self.get(task_id)
         return ResourceStatusDTO(id=task.id, status=int(task.status), updated_at=task.updated_at)
 
-    def delete(self, task_id: str) -> None:
-        """Forget a finished task (a running one is cancelled first)."""
-        self.get(task_id)
+    def delete(self, task_id: str, *, files: bool = False) -> None:
+        """Forget a task (a running one is cancelled first); ``files``: also its files."""
+        task = self.get(task_id)
         live = self.live.get(task_id)
         if live is not None:
             live.deleted = True
             self.cancel(task_id)
+        if files:
+            self.files.delete_all(self.files.task_files(task.input, task.output, None))
         self.store.delete("tasks", task_id)
 
     def subscribe(
