@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import json
 import logging
 import urllib.parse
@@ -25,6 +24,7 @@ from inferencesh.local._agents import Agents
 from inferencesh.local._engine import Engine
 from inferencesh.local._errors import ApiError, problem_body
 from inferencesh.local._fanout import END
+from inferencesh.local._hosts import is_loopback_host
 
 __all__ = ["create_app"]
 
@@ -120,17 +120,6 @@ def _route(path: str, **handlers: Handler) -> Route:
         return await handlers[method](request)
 
     return Route(path, dispatch, methods=list(handlers))
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` (a name or an address, without port) is this machine's loopback."""
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _host_name(host: str) -> str:
@@ -383,8 +372,11 @@ def create_app(
             engine.files.finish_upload(dto, part, size, request.headers.get("content-type"))
         except ClientDisconnect:
             # Nobody is left to answer; the upload URL stays valid for another try.
-            logger.info(
-                "upload of file %s stopped: the client went away after %d bytes", dto.id, size
+            logger.warning(
+                "upload of file %s stopped after %d bytes: the client disconnected"
+                " (the upload URL can be used again)",
+                dto.id,
+                size,
             )
             return Response(status_code=400)
         finally:
@@ -499,8 +491,8 @@ def create_app(
         return response
 
     async def on_disconnect(request: Request, exc: Exception) -> Response:
-        # The client left while its body was read: there is no one to answer.
-        return Response(status_code=400)
+        logger.warning("a client disconnected before its request was read; the request was dropped")
+        return Response(status_code=400)  # nobody is left to read it
 
     async def on_error(request: Request, exc: Exception) -> Response:
         return _problem(500, "internal_error", f"{type(exc).__name__}: {exc}")

@@ -7,7 +7,7 @@ import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, cast
 
 from inferencesh._generated.models import (
@@ -35,6 +35,7 @@ from inferencesh.local._records import LOCAL_USER, TERMINAL, header, new_id, now
 from inferencesh.local._registry import AppSpec
 from inferencesh.local._sessions import LiveSession, Sessions
 from inferencesh.local._store import Store
+from inferencesh.local._webhooks import Webhooks
 from inferencesh.local._worker_pool import Worker, WorkerError, WorkerPool
 
 __all__ = ["Tasks"]
@@ -101,9 +102,11 @@ class Tasks:
         apps: Apps,
         sessions: Sessions,
         files: Files,
+        webhooks: Webhooks,
         config: RuntimeConfig,
     ) -> None:
         self.store = store
+        self.webhooks = webhooks
         self.pool = pool
         self.apps = apps
         self.sessions = sessions
@@ -161,6 +164,11 @@ class Tasks:
                     400, "validation_error", 'session_timeout is only valid with session "new"'
                 )
         self.apps.check_secrets(spec)
+        if request.webhook:
+            self.webhooks.policy.check(request.webhook)
+        run_at = request.run_at
+        if run_at is not None and run_at.tzinfo is None:
+            run_at = run_at.replace(tzinfo=timezone.utc)  # ISO 8601 without an offset: UTC
         function = request.function or named_function
         if function is None:
             function = self.apps.default_function(spec)
@@ -195,7 +203,7 @@ class Tasks:
                 "session_id": session.dto.id if session else None,
                 "session_timeout": request.session_timeout,
                 "webhook": request.webhook,
-                "run_at": request.run_at,
+                "run_at": run_at,
             }
         )
         if request.variant is not None:
@@ -439,6 +447,7 @@ class Tasks:
         session = live.session
         lock = session.lock if session is not None else None
         try:
+            await self._wait_for_run_at(live)
             if lock is not None:
                 await lock.acquire()
             await self._run(live)
@@ -453,6 +462,15 @@ class Tasks:
             if lock is not None and lock.locked():
                 lock.release()
             await self._after(live)
+
+    async def _wait_for_run_at(self, live: _LiveTask) -> None:
+        """A task with a future ``run_at`` stays RECEIVED until then (a cancel ends the wait)."""
+        run_at = live.dto.run_at
+        if run_at is None:
+            return
+        while (delay := (run_at - now()).total_seconds()) > 0:
+            # In steps, so a clock set forward while waiting is noticed.
+            await asyncio.sleep(min(delay, 60.0))
 
     async def _run(self, live: _LiveTask) -> None:
         self._update(live, status=TaskStatus.QUEUED)
@@ -534,6 +552,10 @@ class Tasks:
         broadcast(live.subscribers, END)
 
     async def _after(self, live: _LiveTask) -> None:
+        if live.dto.webhook and not live.deleted:
+            self.webhooks.send(
+                live.dto.webhook, live.dto.model_dump(mode="json", exclude_unset=True)
+            )
         self.live.pop(live.dto.id, None)
         live.subscribers.clear()
         worker, session = live.worker, live.session
