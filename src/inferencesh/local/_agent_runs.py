@@ -14,15 +14,20 @@ Tool calls: client tools wait in ``awaiting_input`` for ``POST /tools/{id}``; a 
 ``require_approval`` first waits in ``awaiting_approval`` for ``/invoke`` (then runs) or
 ``/reject`` (then ends ``cancelled`` with the reason as its result); app tools run their app as
 a task on this runtime (``execution_id`` is the task id); ``http``/``call`` and ``hook`` tools
-make their HTTP request, with ``{{context.KEY}}`` and ``${{secrets.NAME}}`` filled in. Other
-tool types fail. A wait or a tool that lasts longer than ``agent_tool_timeout`` fails the
-invocation and the run.
+make their HTTP request, with ``{{context.KEY}}`` and ``${{secrets.NAME}}`` filled in; ``agent``
+tools (sub-agents) start a child chat of the template agent they name (``parent_id`` set, listed
+in the parent's ``children``; ``execution_id`` is its id) whose message is the call's ``task``
+(or ``message``, ``prompt``, ``input``, ``text``, ``query``) argument, else the arguments as
+JSON; the result is the child's ``output`` (as JSON) when it finishes with one, else its reply.
+Sub-agents nest at most 5 deep. Other tool types fail. A wait or a tool that lasts longer than
+``agent_tool_timeout`` fails the invocation and the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -59,6 +64,21 @@ from inferencesh.local._errors import ApiError
 from inferencesh.local._records import header, new_id, now, parse, stable_id
 
 __all__ = ["AgentRuns"]
+
+
+# How deep agent tools may nest (an agent that names itself as a tool stops here).
+_MAX_DEPTH = 5
+# Argument names whose text a sub-agent gets as its message (otherwise the arguments as JSON).
+_TASK_KEYS = ("task", "message", "prompt", "input", "text", "query")
+
+
+def _task_text(arguments: dict[str, Any]) -> str:
+    """The message a sub-agent gets for the arguments of its tool call."""
+    for key in _TASK_KEYS:
+        value = arguments.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return json.dumps(arguments, separators=(",", ":")) if arguments else "Hello."
 
 
 class _TurnFailed(Exception):
@@ -125,8 +145,11 @@ class AgentRuns:
             config, tools, agent_id=agent_id, version_id=version_id, context=context, text=text
         )
 
-    def run(self, body: Any) -> CreateAgentMessageResponse:
-        """``POST /agents/run``: store the user's message and start (or queue) its turn."""
+    def run(self, body: Any, *, parent: Chat | None = None) -> CreateAgentMessageResponse:
+        """``POST /agents/run``: store the user's message and start (or queue) its turn.
+
+        ``parent``: the chat whose agent tool starts this one (a sub-agent's new chat).
+        """
         request = parse(ApiAgentRunRequest, body)
         message = request.input
         attachments: list[FileRef] = list(message.attachments or []) if message else []
@@ -142,6 +165,8 @@ class AgentRuns:
                 chat.dto.context = {**(chat.dto.context or {}), **request.context}
         else:
             chat = self._new_chat(request)
+            if parent is not None:
+                self.chats.adopt(parent, chat)
         content: list[dict[str, Any]] = []
         if text:
             content.append({"type": ChatMessageContentType.TEXT, "text": text})
@@ -380,10 +405,12 @@ class AgentRuns:
             else:
                 self._set_status(call, ToolInvocationStatus.IN_PROGRESS)
                 context = chat.dto.context or {}
+                if kind == ToolType.AGENT:
+                    work = self._delegate(chat, tool, arguments, on_task)
+                else:
+                    work = self.tools.run(tool, arguments, context, on_task)
                 try:
-                    result = await asyncio.wait_for(
-                        self.tools.run(tool, arguments, context, on_task), timeout
-                    )
+                    result = await asyncio.wait_for(work, timeout)
                 except asyncio.TimeoutError:
                     raise _TurnFailed(f"tool {name} timed out after {timeout:g} s") from None
         except ToolFailed as exc:
@@ -397,6 +424,52 @@ class AgentRuns:
         dto.result = result
         self._set_status(call, ToolInvocationStatus.COMPLETED)
         return _scripted.Outcome(name, "completed", result)
+
+    async def _delegate(
+        self,
+        parent: Chat,
+        tool: AgentTool,
+        arguments: dict[str, Any],
+        on_task: Callable[[str], None],
+    ) -> str:
+        """Run a sub-agent: a child chat of ``parent`` whose one turn answers the call."""
+        config = tool.agent
+        if config is None or not (config.ref or config.id):
+            raise ToolFailed("the agent tool names no agent (agent.ref)")
+        depth, ancestor = 1, parent
+        while ancestor.dto.parent_id:
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise ToolFailed(f"sub-agents nest deeper than {_MAX_DEPTH} levels")
+            ancestor = self.chats.find(ancestor.dto.parent_id)
+        body: dict[str, Any] = {"input": {"text": _task_text(arguments)}}
+        if config.ref:
+            body["agent"] = config.ref
+        else:
+            body["agent_id"] = config.id
+        try:
+            sent = self.run(body, parent=parent)
+        except ApiError as exc:
+            raise ToolFailed(exc.detail) from None
+        assert sent.assistant_message is not None
+        child = self.chats.find(sent.assistant_message.chat_id)
+        on_task(child.dto.id)
+        turns = list(child.turns)
+        try:
+            if turns:
+                await asyncio.wait(turns)
+        except asyncio.CancelledError:
+            for turn in turns:
+                turn.cancel()
+            raise
+        run = child.dto.active_run
+        if run is None or run.state != AgentRunState.COMPLETED:
+            error = (run.error if run is not None else None) or "the sub-agent did not finish"
+            raise ToolFailed(f"{child.dto.id}: {error}")
+        if child.dto.output is not None:
+            return json.dumps(child.dto.output, separators=(",", ":"))
+        texts = [part.text for part in sent.assistant_message.content if part.text]
+        return "".join(texts)
 
     def _set_status(self, call: _Call, status: ToolInvocationStatus) -> None:
         call.dto.status = status

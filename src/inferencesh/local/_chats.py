@@ -54,6 +54,8 @@ class Chat:
     runs: dict[str, AgentRunDTO] = field(default_factory=lambda: {})
     # The interrupts each run raised, oldest first.
     interrupts: dict[str, list[InterruptDTO]] = field(default_factory=lambda: {})
+    # Chats started by this chat's agent tools (sub-agents), oldest first.
+    child_ids: list[str] = field(default_factory=lambda: [])
     subscribers: Subscribers = field(default_factory=lambda: set())
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     turns: set[asyncio.Task[None]] = field(default_factory=lambda: set())
@@ -71,7 +73,7 @@ _STOPPED = "the local runtime stopped before the turn finished"
 
 def _record(chat: Chat) -> dict[str, Any]:
     return {
-        "dto": dump(chat.dto.model_copy(update={"chat_messages": []})),
+        "dto": dump(chat.dto.model_copy(update={"chat_messages": [], "children": []})),
         "config": chat.config.model_dump(mode="json", by_alias=True, exclude_unset=True),
         "messages": [dump(message) for message in chat.messages],
         "runs": [dump(run) for run in chat.runs.values()],
@@ -79,6 +81,7 @@ def _record(chat: Chat) -> dict[str, Any]:
             run_id: [dump(item) for item in items] for run_id, items in chat.interrupts.items()
         },
         "delta_seq": chat.delta_seq,
+        "child_ids": chat.child_ids,
     }
 
 
@@ -96,6 +99,8 @@ def _chat(data: dict[str, Any]) -> Chat:
     for run_id, items in dict(data.get("interrupts") or {}).items():
         chat.interrupts[str(run_id)] = [InterruptDTO.model_validate(item) for item in items]
     chat.delta_seq = int(data.get("delta_seq") or 0)
+    children: list[Any] = data.get("child_ids") or []
+    chat.child_ids = [str(child) for child in children]
     # The record holds copies; the turn code changes one object of each, so link them again.
     if dto.active_run is not None:
         dto.active_run = chat.runs.get(dto.active_run.id, dto.active_run)
@@ -202,7 +207,7 @@ class Chats:
                 dto: dict[str, Any] = dict(data["dto"])
                 loaded = self.chats.get(str(dto.get("id")))
                 if loaded is not None:
-                    dto = dump(loaded.dto.model_copy(update={"chat_messages": []}))
+                    dto = dump(loaded.dto.model_copy(update={"chat_messages": [], "children": []}))
                 yield position, dto
 
         return page(current(), query, ChatDTO.model_validate, ("id", "name", "description"))
@@ -275,7 +280,23 @@ class Chats:
         """A chat with its status, active run, pending interrupts, output and its history
         (``chat_messages``, oldest first)."""
         chat = self.find(chat_id)
-        return chat.dto.model_copy(update={"chat_messages": list(chat.messages)})
+        children: list[ChatDTO | None] = []
+        for child_id in chat.child_ids:
+            child = self.chats.get(child_id)
+            if child is None and self.store.get("chats", child_id) is None:
+                continue  # deleted
+            child = child or self.find(child_id)
+            children.append(child.dto.model_copy(update={"chat_messages": [], "children": []}))
+        return chat.dto.model_copy(
+            update={"chat_messages": list(chat.messages), "children": children}
+        )
+
+    def adopt(self, parent: Chat, child: Chat) -> None:
+        """Make ``child`` a sub-agent chat of ``parent``."""
+        child.dto.parent_id = parent.dto.id
+        parent.child_ids.append(child.dto.id)
+        self.save(parent)
+        self.save(child)
 
     def status(self, chat_id: str) -> ResourceStatusDTO:
         """Only id, status and update time."""
