@@ -51,7 +51,13 @@ def _ruff(source: str, relpath: Path) -> str:
 
 def render_all() -> dict[Path, str]:
     """Every generated file, path relative to the repository -> final text."""
-    from codegen.endpoints import load_spec, render_api_doc, render_client, render_resources
+    from codegen.endpoints import (
+        load_spec,
+        render_api_doc,
+        render_client,
+        render_resources,
+        render_routes,
+    )
     from codegen.models import render_models
     from codegen.params import render_params
 
@@ -64,6 +70,7 @@ def render_all() -> dict[Path, str]:
         GENERATED / "models.py": models,
         GENERATED / "params.py": render_params(spec, defs, names),
         GENERATED / "client.py": render_client(spec),
+        GENERATED / "routes.py": render_routes(spec),
         GENERATED / "resources" / "__init__.py": RESOURCES_INIT,
     }
     for group, source in render_resources(spec, names).items():

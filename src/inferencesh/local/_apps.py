@@ -78,7 +78,7 @@ class Apps:
                 "output_schema": describe.get("output_schema") or {},
                 "setup_schema": describe.get("setup_schema") or {},
                 "functions": functions,
-                "default_function": describe.get("default_function"),
+                "default_function": describe.get("default_function") or "run",
                 "required_secrets": [{"key": key, "optional": False} for key in spec.secrets]
                 + [{"key": key, "optional": True} for key in spec.optional_secrets],
             }

@@ -20,6 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from inferencesh._generated.routes import ROUTES
 from inferencesh.local._agents import Agents
 from inferencesh.local._engine import Engine
 from inferencesh.local._errors import ApiError, problem_body
@@ -112,14 +113,54 @@ def _integer(value: str, name: str) -> int:
         raise ApiError(400, "validation_error", f"{name}: {value!r} is not an integer") from None
 
 
-def _route(path: str, **handlers: Handler) -> Route:
-    """One route for several methods, so a 405 lists all of them in ``Allow``."""
+def _not_served(operation: str, method: str, path: str) -> Handler:
+    async def answer(request: Request) -> Response:
+        return _problem(
+            501,
+            "not_implemented",
+            f"{operation} ({method} {path}) is not served by the local runtime",
+            operation=operation,
+        )
+
+    return answer
+
+
+def _route(path: str, handlers: dict[str, Handler]) -> Route:
+    """One route for all methods of a path: 405 and ``OPTIONS`` list them all in ``Allow``."""
+    allow = ", ".join([*handlers, *(["HEAD"] if "GET" in handlers else []), "OPTIONS"])
 
     async def dispatch(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allow})
         method = "GET" if request.method == "HEAD" else request.method
         return await handlers[method](request)
 
-    return Route(path, dispatch, methods=list(handlers))
+    return Route(path, dispatch, methods=[*handlers, "OPTIONS"])
+
+
+def _specificity(path: str) -> int:
+    """Fewer literal segments sort later: ``/apps/run`` is tried before ``/apps/{app_id}``."""
+    return -sum(1 for part in path.strip("/").split("/") if not part.startswith("{"))
+
+
+def spec_routes(served: dict[str, Handler]) -> list[Route]:
+    """A route per path of the spec (``ROUTES``): its served operations, 501 for the others.
+
+    Paths are tried from the most literal one down, so a request matches the route a reader of
+    the spec expects where two templates match it; a method only a less literal template has
+    still reaches it.
+    """
+    by_path: dict[str, dict[str, Handler]] = {}
+    known: set[str] = set()
+    for method, path, operation in ROUTES:
+        known.add(operation)
+        handler = served.get(operation) or _not_served(operation, method, path)
+        by_path.setdefault(path, {})[method] = handler
+    unknown = sorted(set(served) - known)
+    if unknown:
+        raise ValueError(f"handlers for operations the spec does not have: {unknown}")
+    ordered = sorted(by_path, key=_specificity)
+    return [_route(path, by_path[path]) for path in ordered]
 
 
 def _host_name(host: str) -> str:
@@ -506,42 +547,55 @@ def create_app(
             await agents.close()
             await engine.close()
 
+    served: dict[str, Handler] = {
+        "tasks.create": run_task,
+        "tasks.list": list_tasks,
+        "tasks.featured": featured_tasks,
+        "tasks.get": get_task,
+        "tasks.delete": delete_task,
+        "tasks.status": task_status,
+        "tasks.stream": stream_task,
+        "tasks.cancel": cancel_task,
+        "tasks.logs": task_logs,
+        "tasks.files": task_files,
+        "tasks.delete_files": delete_task_files,
+        "files.create": create_files,
+        "files.list": list_files,
+        "files.get": get_file,
+        "files.delete": delete_file,
+        "sessions.list": list_sessions,
+        "sessions.get": get_session,
+        "sessions.end": end_session,
+        "sessions.keepalive": keepalive,
+        "apps.list": list_apps,
+        "apps.get": get_app_by_id,
+        "apps.get_by_name": get_app,
+        "apps.delete": delete_app,
+        "agents.run": run_agent,
+        "agents.save": create_agent,
+        "agents.get": get_agent,
+        "agents.get_by_name": get_agent_by_name,
+        "agents.delete": delete_agent,
+        "chats.list": list_chats,
+        "chats.get": get_chat,
+        "chats.update": update_chat,
+        "chats.delete": delete_chat,
+        "chats.status": chat_status,
+        "chats.stop": stop_chat,
+        "chats.stream": stream_chat,
+        "chats.list_messages": chat_messages,
+        "chats.send_message": send_chat_message,
+        "tools.result": tool_result,
+        "tools.invoke": tool_invoke,
+        "tools.reject": tool_reject,
+        "interrupts.resolve": resolve_interrupt,
+        "agent_runs.interrupts": run_interrupts,
+    }
     routes = [
-        Route("/apps/run", run_task, methods=["POST"]),
-        Route("/apps/list", list_apps, methods=["POST"]),
-        Route("/tasks/list", list_tasks, methods=["POST"]),
-        Route("/tasks/featured", featured_tasks, methods=["GET"]),
-        Route("/files/list", list_files, methods=["POST"]),
-        Route("/chats/list", list_chats, methods=["POST"]),
-        Route("/apps/{namespace}/{name}", get_app, methods=["GET"]),
-        _route("/apps/{app_id}", GET=get_app_by_id, DELETE=delete_app),
-        _route("/tasks/{task_id}", GET=get_task, DELETE=delete_task),
-        Route("/tasks/{task_id}/status", task_status, methods=["GET"]),
-        Route("/tasks/{task_id}/stream", stream_task, methods=["GET"]),
-        Route("/tasks/{task_id}/cancel", cancel_task, methods=["POST"]),
-        Route("/tasks/{task_id}/logs", task_logs, methods=["GET"]),
-        _route("/tasks/{task_id}/files", GET=task_files, DELETE=delete_task_files),
-        Route("/files", create_files, methods=["POST"]),
-        _route("/files/{file_id}", GET=get_file, DELETE=delete_file),
+        *spec_routes(served),
+        # The runtime's own upload and download URLs (the platform's are on a storage host).
         Route("/files/{file_id}/upload/{token}", upload_file, methods=["PUT"]),
         Route("/files/{file_id}/content/{name:path}", download_file, methods=["GET"]),
-        Route("/sessions", list_sessions, methods=["GET"]),
-        _route("/sessions/{session_id}", GET=get_session, DELETE=end_session),
-        Route("/sessions/{session_id}/keepalive", keepalive, methods=["POST"]),
-        Route("/agents/run", run_agent, methods=["POST"]),
-        Route("/agents", create_agent, methods=["POST"]),
-        _route("/agents/{agent_id}", GET=get_agent, DELETE=delete_agent),
-        Route("/agents/{namespace}/{name}", get_agent_by_name, methods=["GET"]),
-        _route("/chats/{chat_id}", GET=get_chat, POST=update_chat, DELETE=delete_chat),
-        Route("/chats/{chat_id}/status", chat_status, methods=["GET"]),
-        Route("/chats/{chat_id}/stop", stop_chat, methods=["POST"]),
-        Route("/chats/{chat_id}/stream", stream_chat, methods=["GET"]),
-        _route("/chats/{chat_id}/messages", GET=chat_messages, POST=send_chat_message),
-        Route("/tools/{invocation_id}", tool_result, methods=["POST"]),
-        Route("/tools/{invocation_id}/invoke", tool_invoke, methods=["POST"]),
-        Route("/tools/{invocation_id}/reject", tool_reject, methods=["POST"]),
-        Route("/interrupts/{interrupt_id}/resolve", resolve_interrupt, methods=["POST"]),
-        Route("/agent-runs/{run_id}/interrupts", run_interrupts, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,
