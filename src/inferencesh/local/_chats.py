@@ -368,12 +368,17 @@ class Chats:
         end_all(chat.subscribers)
 
     def subscribe(self, chat_id: str) -> tuple[list[dict[str, Any]], asyncio.Queue[dict[str, Any]]]:
-        """A full snapshot (the chat, its messages, its active run) and a queue of later events."""
+        """A full snapshot (the messages, the active run, the chat) and a queue of later events.
+
+        The chat comes last, as at the end of a turn: a reader that stops at the first idle
+        chat or run it sees (the JS SDK) has then seen every message, even of a turn that
+        ended before it connected.
+        """
         chat = self.find(chat_id)
-        snapshot = [{"event": "chats", "data": dump(chat.dto)}]
-        snapshot += [{"event": "chat_messages", "data": dump(m)} for m in chat.messages]
+        snapshot = [{"event": "chat_messages", "data": dump(m)} for m in chat.messages]
         if chat.dto.active_run is not None:
             snapshot.append({"event": "agent_runs", "data": dump(chat.dto.active_run)})
+        snapshot.append({"event": "chats", "data": dump(chat.dto)})
         queue = new_queue()
         chat.subscribers.add(queue)
         return snapshot, queue

@@ -369,8 +369,13 @@ class Tasks:
             # A running task is read from memory; the store needs it when it starts and ends
             # (a restart turns anything unfinished into a failure anyway).
             self._save(live)
-        data = dto.model_dump(mode="json", include=set(fields))
-        data["id"] = dto.id
+        if dto.status in TERMINAL:
+            # The last update carries the whole task: clients that read an update's data as the
+            # task without merging it (the official Python SDK) get session_id, input and the rest.
+            data = dto.model_dump(mode="json", exclude_unset=True)
+        else:
+            data = dto.model_dump(mode="json", include=set(fields))
+            data["id"] = dto.id
         broadcast(live.subscribers, {"data": data, "fields": fields})
 
     def _progress(self, live: _LiveTask, output: Any) -> None:
