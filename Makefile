@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 PY := $(BIN)/python
 
-.PHONY: venv install schema generate check-generated lint typecheck pytest test demo bench matrix clean
+.PHONY: venv install schema generate check-generated lint typecheck pytest test demo bench interop matrix clean
 
 venv install: $(STAMP)
 
@@ -26,8 +26,8 @@ check-generated: $(STAMP)
 	$(PY) -m codegen generate --check
 
 lint: $(STAMP)
-	$(BIN)/ruff check src codegen tests bench examples
-	$(BIN)/ruff format --check src codegen tests bench examples
+	$(BIN)/ruff check src codegen tests bench examples interop
+	$(BIN)/ruff format --check src codegen tests bench examples interop
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src examples codegen
@@ -55,8 +55,23 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) bench/run_all.py
 
+# The official Python SDK (PyPI inferencesh, pinned) in its own environment, driving our runtime
+# (served by .venv): run, stream, upload, sessions. Not part of `make test`: it needs the registry.
+INTEROP := .interop
+INTEROP_SDK ?= inferencesh==0.36.0
+INTEROP_STAMP := $(INTEROP)/.installed-stamp
+
+$(INTEROP_STAMP):
+	$(PYTHON) -m venv $(INTEROP)
+	$(INTEROP)/bin/pip install --quiet --upgrade pip
+	$(INTEROP)/bin/pip install --quiet '$(INTEROP_SDK)' aiohttp pytest pytest-asyncio pytest-timeout
+	touch $(INTEROP_STAMP)
+
+interop: $(STAMP) $(INTEROP_STAMP)
+	INTEROP_RUNTIME_PYTHON=$(abspath $(PY)) $(INTEROP)/bin/pytest -q -c interop/pytest.ini interop
+
 matrix:  ## demo, drift check and tests on every Python 3.10-3.13 found here (venvs in .matrix/)
 	.ci/matrix
 
 clean:
-	rm -rf $(VENV) .matrix .mypy_cache .pytest_cache .ruff_cache .hypothesis dist
+	rm -rf $(VENV) $(INTEROP) .matrix .mypy_cache .pytest_cache .ruff_cache .hypothesis dist

@@ -9,6 +9,8 @@ completed, and the median burst of ``--runs`` is reported (after a warm-up burst
 ``LocalRuntime(data_dir=...).start()`` until it answers, median of ``--runs``. The history is
 seeded straight into the store's table with copies of a real completed task record (seeding
 it through the API would take longer than the benchmark).
+Lists: ``POST /tasks/list`` pages of 20, the newest one and one halfway down the store (by its
+cursor), median of 50 calls each after the bursts.
 Targets (issue 12): history throughput within 10% of the empty store, startup under 2x.
 """
 
@@ -32,6 +34,7 @@ from inferencesh.local import LocalRuntime
 
 HEADERS = {"Authorization": "Bearer inf_bench"}
 IN_FLIGHT = 64
+LIST_CALLS = 50
 
 
 def seed(data_dir: Path, count: int) -> None:
@@ -86,8 +89,22 @@ async def burst(base_url: str, size: int) -> float:
         return time.perf_counter() - start
 
 
-def measure(data_dir: Path, size: int, runs: int) -> tuple[float, float]:
-    """(median tasks per second, median startup seconds) on ``data_dir``."""
+def page_times(base_url: str, count: int) -> tuple[float, float]:
+    """Median seconds of ``POST /tasks/list`` (20 items): the newest page, and one halfway down."""
+    with httpx.Client(base_url=base_url, headers=HEADERS, timeout=60) as http:
+        middle = str(count // 2)
+        timings: dict[str, list[float]] = {"newest": [], "middle": []}
+        for _ in range(LIST_CALLS):
+            for name, body in (("newest", {}), ("middle", {"cursor": middle})):
+                start = time.perf_counter()
+                page = http.post("/tasks/list", json={"limit": 20, **body})
+                timings[name].append(time.perf_counter() - start)
+                assert len(page.json()["data"]["items"]) == 20, page.text
+    return statistics.median(timings["newest"]), statistics.median(timings["middle"])
+
+
+def measure(data_dir: Path, size: int, runs: int) -> tuple[float, float, float, float]:
+    """Median tasks per second, startup seconds, and list page seconds (newest, middle)."""
     startups: list[float] = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -97,7 +114,9 @@ def measure(data_dir: Path, size: int, runs: int) -> tuple[float, float]:
     with LocalRuntime(data_dir=data_dir, max_workers=4) as runtime:
         asyncio.run(burst(runtime.base_url, size))  # warm-up: workers spawned
         rates = [size / asyncio.run(burst(runtime.base_url, size)) for _ in range(runs)]
-    return statistics.median(rates), statistics.median(startups)
+        stored = runtime.engine.store.count("tasks") if runtime.engine is not None else 0
+        newest, middle = page_times(runtime.base_url, stored)
+    return statistics.median(rates), statistics.median(startups), newest, middle
 
 
 def main() -> None:
@@ -109,8 +128,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="infsh-bench-") as root:
         empty, full = Path(root) / "empty", Path(root) / "history"
         seed(full, args.history)
-        rate_empty, start_empty = measure(empty, args.burst, args.runs)
-        rate_full, start_full = measure(full, args.burst, args.runs)
+        rate_empty, start_empty, newest_empty, middle_empty = measure(empty, args.burst, args.runs)
+        rate_full, start_full, newest_full, middle_full = measure(full, args.burst, args.runs)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}"
     )
@@ -121,6 +140,13 @@ def main() -> None:
     print(f"  {args.history} tasks:  {rate_full:7.1f} tasks/s   startup {start_full:.2f} s")
     print(f"  throughput ratio history/empty: {rate_full / rate_empty:.2f} (target >= 0.90)")
     print(f"  startup ratio history/empty:    {start_full / start_empty:.2f} (target < 2.00)")
+    print(f"POST /tasks/list, 20 items, median of {LIST_CALLS} calls (ms): newest, middle page")
+    print(f"  empty store:        {newest_empty * 1e3:6.2f}  {middle_empty * 1e3:6.2f}")
+    print(f"  {args.history} tasks:  {newest_full * 1e3:6.2f}  {middle_full * 1e3:6.2f}")
+    print(
+        f"  page ratio history/empty: newest {newest_full / newest_empty:.2f},"
+        f" middle {middle_full / middle_empty:.2f}"
+    )
 
 
 if __name__ == "__main__":

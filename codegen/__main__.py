@@ -54,7 +54,13 @@ def _ruff(source: str, relpath: Path) -> str:
 
 def render_all() -> dict[Path, str]:
     """Every generated file, path relative to the repository -> final text."""
-    from codegen.endpoints import load_spec, render_api_doc, render_client, render_resources
+    from codegen.endpoints import (
+        load_spec,
+        render_api_doc,
+        render_client,
+        render_resources,
+        render_routes,
+    )
     from codegen.generator_options import render_generator_options
     from codegen.models import render_models
     from codegen.params import render_params
@@ -70,6 +76,7 @@ def render_all() -> dict[Path, str]:
         GENERATED / "params.py": render_params(spec, defs, names),
         GENERATED / "client.py": render_client(spec),
         GENERATED / "generator_options.py": render_generator_options(),
+        GENERATED / "routes.py": render_routes(spec),
         GENERATED / "resources" / "__init__.py": RESOURCES_INIT,
     }
     for group, source in render_resources(spec, names).items():

@@ -49,6 +49,8 @@ _LAZY: dict[str, str] = {
     "is_terminal_status": "inferencesh._status",
     "parse_status": "inferencesh._status",
     "UploadFileOptions": "inferencesh._files",
+    "decode_log": "inferencesh._task_logs",
+    "log_text": "inferencesh._task_logs",
     "APIResponse": "inferencesh._runtime.response",
     "AsyncPage": "inferencesh._runtime.pagination",
     "AsyncPager": "inferencesh._runtime.pagination",
@@ -163,6 +165,8 @@ if TYPE_CHECKING:
     from inferencesh._status import is_message_ready as is_message_ready
     from inferencesh._status import is_terminal_status as is_terminal_status
     from inferencesh._status import parse_status as parse_status
+    from inferencesh._task_logs import decode_log as decode_log
+    from inferencesh._task_logs import log_text as log_text
     from inferencesh._typed_apps import AppOutputError as AppOutputError
     from inferencesh._typed_apps import AsyncTypedTaskStream as AsyncTypedTaskStream
     from inferencesh._typed_apps import TypedApp as TypedApp
@@ -271,6 +275,7 @@ __all__ = [
     "async_inference",
     "boolean",
     "call_tool",
+    "decode_log",
     "enum_of",
     "http_tool",
     "inference",
@@ -278,6 +283,7 @@ __all__ = [
     "internal_tools",
     "is_message_ready",
     "is_terminal_status",
+    "log_text",
     "mcp_tool",
     "number",
     "obj",

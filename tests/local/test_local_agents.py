@@ -384,22 +384,24 @@ def test_a_reconnected_stream_starts_with_a_full_snapshot(client: httpx.Client) 
     chat_id = sent["assistant_message"]["chat_id"]
     wait_chat(client, chat_id, waiting_call)
     for sse in (False, True):
-        snapshot = follow(client, chat_id, lambda e: e["event"] == "agent_runs", sse=sse)
+        snapshot = follow(client, chat_id, lambda e: e["event"] == "chats", sse=sse)
+        # The chat comes last: a reader that stops at it has seen every message.
         assert [e["event"] for e in snapshot] == [
-            "chats",
             "chat_messages",
             "chat_messages",
             "agent_runs",
+            "chats",
         ]
-        assert snapshot[0]["data"]["status"] == "awaiting_input"
-        assert snapshot[2]["data"]["tool_invocations"][0]["status"] == "awaiting_input"
-        assert snapshot[3]["data"]["state"] == "input_required"
-    call_id = snapshot[2]["data"]["tool_invocations"][0]["id"]
+        assert snapshot[3]["data"]["status"] == "awaiting_input"
+        assert snapshot[1]["data"]["tool_invocations"][0]["status"] == "awaiting_input"
+        assert snapshot[2]["data"]["state"] == "input_required"
+    call_id = snapshot[1]["data"]["tool_invocations"][0]["id"]
     assert client.post(f"/tools/{call_id}", json={"result": "yes"}).status_code == 200
     wait_chat(client, chat_id, turn_over)
-    after = follow(client, chat_id, lambda e: e["event"] == "agent_runs")
-    assert after[0]["event"] == "chats" and turn_over(after[0]["data"])
-    assert text_of(after[2]["data"]) == "ask returned yes."
+    after = follow(client, chat_id, lambda e: e["event"] == "chats")
+    assert after[-1]["event"] == "chats" and turn_over(after[-1]["data"])
+    assert after[-2]["event"] == "agent_runs" and after[-2]["data"]["state"] == "completed"
+    assert text_of(after[1]["data"]) == "ask returned yes."
 
 
 def test_attachments_are_stored_on_the_user_message(client: httpx.Client) -> None:
@@ -579,7 +581,7 @@ def test_deleting_a_chat_ends_its_stream_and_forgets_it(client: httpx.Client) ->
     with client.stream("GET", f"/chats/{chat_id}/stream") as stream:
         assert client.delete(f"/chats/{chat_id}").status_code == 200
         lines = list(stream.iter_lines())  # ends: the server closes the stream
-    assert json.loads(lines[0])["event"] == "chats"
+    assert json.loads(lines[0])["event"] == "chat_messages"  # the snapshot came first
     assert_problem(client.get(f"/chats/{chat_id}"), 404, "not_found")
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -136,3 +139,44 @@ def test_file_download_is_cached_and_size_limited(
     with pytest.raises(FileTooLargeError):
         asyncio.run(small.download(max_bytes=5))
     assert not small.exists()
+
+
+def test_an_upload_cut_off_by_the_client_is_dropped_quietly(client: httpx.Client) -> None:
+    record = _create(client, filename="cut.bin", content_type="application/octet-stream")
+    url = httpx.URL(record["upload_url"])
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(logging.INFO)
+    watched = [logging.getLogger("uvicorn.error"), logging.getLogger("inferencesh.local")]
+    levels = [logger.level for logger in watched]
+    for logger in watched:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        with socket.create_connection((url.host, url.port or 80)) as sock:
+            head = (
+                f"PUT {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.netloc.decode()}\r\n"
+                "Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n"
+            )
+            sock.sendall(head.encode() + b"x" * 1000)
+        for _ in range(400):
+            if any("disconnected" in r.getMessage() or r.levelno >= logging.ERROR for r in records):
+                break
+            time.sleep(0.025)
+    finally:
+        for logger, level in zip(watched, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+    assert not [r.getMessage() for r in records if r.levelno >= logging.ERROR]
+    assert any("the client disconnected" in r.getMessage() for r in records)
+    # The URL was not spent: the client can try again.
+    for _ in range(100):
+        retry = _upload(record, b"whole", "application/octet-stream")
+        if retry.status_code != 409:
+            break
+        time.sleep(0.025)
+    assert retry.status_code == 200

@@ -22,6 +22,7 @@ def test_session_keeps_state_and_one_worker(client: httpx.Client) -> None:
     first = run_and_wait(client, {"app": "infsh/counter", "input": {"by": 5}, "session": "new"})
     session_id = _session_id(first)
     base = first["output"]["count"]
+    assert base == 5  # a new session starts on a fresh worker
     body: dict[str, Any] = {"app": "infsh/counter", "input": {"by": 2}, "session": session_id}
     second = run_and_wait(client, body)
     call = {"app": "infsh/counter", "function": "process", "session": session_id}
@@ -137,3 +138,15 @@ def test_session_calls_are_serialised(client: httpx.Client) -> None:
     assert counts == list(range(counts[0], counts[0] + 5))
     assert finished[0]["output"]["count"] == counts[-1]
     client.delete(f"/sessions/{session_id}")
+
+
+def test_a_new_session_starts_on_a_fresh_worker(client: httpx.Client) -> None:
+    setup = {"start": 700}
+    warm = run_and_wait(client, {"app": "infsh/counter", "input": {"by": 3}, "setup": setup})
+    assert warm["output"]["count"] == 703
+    body = {"app": "infsh/counter", "input": {"by": 5}, "setup": setup, "session": "new"}
+    first = run_and_wait(client, body)
+    # Not the warm worker: nothing the earlier task left in memory carries over.
+    assert first["output"]["pid"] != warm["output"]["pid"]
+    assert first["output"]["count"] == 705 and first["output"]["setup_calls"] == 1
+    client.delete(f"/sessions/{_session_id(first)}")

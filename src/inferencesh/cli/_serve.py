@@ -92,6 +92,13 @@ def register(commands: Any) -> None:
         "--keep-days", type=float, metavar="D", help="drop records older than D days"
     )
     serve_parser.add_argument(
+        "--webhook-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a host beyond loopback that task webhooks may call ('*': any); repeatable",
+    )
+    serve_parser.add_argument(
         "--no-key-approvals",
         action="store_true",
         help="refuse tool approvals made with an API key (403 requires_sign_in, as the platform)",
@@ -235,6 +242,7 @@ def serve(args: argparse.Namespace) -> int:
             check_apps=True,
             agents=list(args.agents),
             allow_key_approvals=not args.no_key_approvals,
+            webhook_hosts=list(args.webhook_host),
         )
     except (ValueError, OSError, ImportError) as exc:  # a bad app, agents file, ref or limit
         raise CommandError(f"cannot serve: {one_line(exc)}", EXIT_USAGE) from None

@@ -2,7 +2,7 @@
 
 This module runs the turn's tool calls (through ``_agent_tools``, or as waits for the client)
 and keeps the run records the API shows (``AgentRunDTO``, ``ToolInvocationDTO``,
-``InterruptDTO``), all in memory.
+``InterruptDTO``), kept with their chat (``_chats``).
 
 Statuses during a turn: the chat is ``busy`` (``awaiting_input`` while a tool waits for the
 client or an approval) and ``idle`` after it; the run is ``working`` (``input_required`` while
@@ -14,15 +14,20 @@ Tool calls: client tools wait in ``awaiting_input`` for ``POST /tools/{id}``; a 
 ``require_approval`` first waits in ``awaiting_approval`` for ``/invoke`` (then runs) or
 ``/reject`` (then ends ``cancelled`` with the reason as its result); app tools run their app as
 a task on this runtime (``execution_id`` is the task id); ``http``/``call`` and ``hook`` tools
-make their HTTP request, with ``{{context.KEY}}`` and ``${{secrets.NAME}}`` filled in. Other
-tool types fail. A wait or a tool that lasts longer than ``agent_tool_timeout`` fails the
-invocation and the run.
+make their HTTP request, with ``{{context.KEY}}`` and ``${{secrets.NAME}}`` filled in; ``agent``
+tools (sub-agents) start a child chat of the template agent they name (``parent_id`` set, listed
+in the parent's ``children``; ``execution_id`` is its id) whose message is the call's ``task``
+(or ``message``, ``prompt``, ``input``, ``text``, ``query``) argument, else the arguments as
+JSON; the result is the child's ``output`` (as JSON) when it finishes with one, else its reply.
+Sub-agents nest at most 5 deep. Other tool types fail. A wait or a tool that lasts longer than
+``agent_tool_timeout`` fails the invocation and the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -61,6 +66,21 @@ from inferencesh.local._records import header, new_id, now, parse, stable_id
 __all__ = ["AgentRuns"]
 
 
+# How deep agent tools may nest (an agent that names itself as a tool stops here).
+_MAX_DEPTH = 5
+# Argument names whose text a sub-agent gets as its message (otherwise the arguments as JSON).
+_TASK_KEYS = ("task", "message", "prompt", "input", "text", "query")
+
+
+def _task_text(arguments: dict[str, Any]) -> str:
+    """The message a sub-agent gets for the arguments of its tool call."""
+    for key in _TASK_KEYS:
+        value = arguments.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return json.dumps(arguments, separators=(",", ":")) if arguments else "Hello."
+
+
 class _TurnFailed(Exception):
     """The run cannot go on (a timeout); the message says why."""
 
@@ -94,7 +114,6 @@ class AgentRuns:
         self.tools = tools
         self.config = config
         self.calls: dict[str, _Call] = {}
-        self.interrupts: dict[str, list[InterruptDTO]] = {}
 
     # ------------------------------------------------------------------ messages and turns
 
@@ -126,8 +145,11 @@ class AgentRuns:
             config, tools, agent_id=agent_id, version_id=version_id, context=context, text=text
         )
 
-    def run(self, body: Any) -> CreateAgentMessageResponse:
-        """``POST /agents/run``: store the user's message and start (or queue) its turn."""
+    def run(self, body: Any, *, parent: Chat | None = None) -> CreateAgentMessageResponse:
+        """``POST /agents/run``: store the user's message and start (or queue) its turn.
+
+        ``parent``: the chat whose agent tool starts this one (a sub-agent's new chat).
+        """
         request = parse(ApiAgentRunRequest, body)
         message = request.input
         attachments: list[FileRef] = list(message.attachments or []) if message else []
@@ -143,6 +165,8 @@ class AgentRuns:
                 chat.dto.context = {**(chat.dto.context or {}), **request.context}
         else:
             chat = self._new_chat(request)
+            if parent is not None:
+                self.chats.adopt(parent, chat)
         content: list[dict[str, Any]] = []
         if text:
             content.append({"type": ChatMessageContentType.TEXT, "text": text})
@@ -194,8 +218,6 @@ class AgentRuns:
         await asyncio.gather(*turns, return_exceptions=True)
         for call_id in [key for key, call in self.calls.items() if call.chat is chat]:
             del self.calls[call_id]
-        for run_id in chat.runs:
-            self.interrupts.pop(run_id, None)
         self.chats.remove(chat)
 
     def _start_run(
@@ -214,6 +236,7 @@ class AgentRuns:
             }
         )
         chat.runs[run_id] = run
+        self.chats.note_run(chat, run)
         user.agent_run_id = assistant.agent_run_id = run_id
         chat.dto.active_run = run
         chat.dto.status = ChatStatus.BUSY
@@ -382,10 +405,12 @@ class AgentRuns:
             else:
                 self._set_status(call, ToolInvocationStatus.IN_PROGRESS)
                 context = chat.dto.context or {}
+                if kind == ToolType.AGENT:
+                    work = self._delegate(chat, tool, arguments, on_task)
+                else:
+                    work = self.tools.run(tool, arguments, context, on_task)
                 try:
-                    result = await asyncio.wait_for(
-                        self.tools.run(tool, arguments, context, on_task), timeout
-                    )
+                    result = await asyncio.wait_for(work, timeout)
                 except asyncio.TimeoutError:
                     raise _TurnFailed(f"tool {name} timed out after {timeout:g} s") from None
         except ToolFailed as exc:
@@ -399,6 +424,52 @@ class AgentRuns:
         dto.result = result
         self._set_status(call, ToolInvocationStatus.COMPLETED)
         return _scripted.Outcome(name, "completed", result)
+
+    async def _delegate(
+        self,
+        parent: Chat,
+        tool: AgentTool,
+        arguments: dict[str, Any],
+        on_task: Callable[[str], None],
+    ) -> str:
+        """Run a sub-agent: a child chat of ``parent`` whose one turn answers the call."""
+        config = tool.agent
+        if config is None or not (config.ref or config.id):
+            raise ToolFailed("the agent tool names no agent (agent.ref)")
+        depth, ancestor = 1, parent
+        while ancestor.dto.parent_id:
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise ToolFailed(f"sub-agents nest deeper than {_MAX_DEPTH} levels")
+            ancestor = self.chats.find(ancestor.dto.parent_id)
+        body: dict[str, Any] = {"input": {"text": _task_text(arguments)}}
+        if config.ref:
+            body["agent"] = config.ref
+        else:
+            body["agent_id"] = config.id
+        try:
+            sent = self.run(body, parent=parent)
+        except ApiError as exc:
+            raise ToolFailed(exc.detail) from None
+        assert sent.assistant_message is not None
+        child = self.chats.find(sent.assistant_message.chat_id)
+        on_task(child.dto.id)
+        turns = list(child.turns)
+        try:
+            if turns:
+                await asyncio.wait(turns)
+        except asyncio.CancelledError:
+            for turn in turns:
+                turn.cancel()
+            raise
+        run = child.dto.active_run
+        if run is None or run.state != AgentRunState.COMPLETED:
+            error = (run.error if run is not None else None) or "the sub-agent did not finish"
+            raise ToolFailed(f"{child.dto.id}: {error}")
+        if child.dto.output is not None:
+            return json.dumps(child.dto.output, separators=(",", ":"))
+        texts = [part.text for part in sent.assistant_message.content if part.text]
+        return "".join(texts)
 
     def _set_status(self, call: _Call, status: ToolInvocationStatus) -> None:
         call.dto.status = status
@@ -431,7 +502,7 @@ class AgentRuns:
                 },
             }
         )
-        self.interrupts.setdefault(run.id, []).append(call.interrupt)
+        chat.interrupts.setdefault(run.id, []).append(call.interrupt)
         call.waiting = kind
         call.future = asyncio.get_running_loop().create_future()
         chat.dto.pending_interrupts = [*(chat.dto.pending_interrupts or []), call.interrupt]
@@ -568,8 +639,8 @@ class AgentRuns:
                 else:
                     self.reject(call.dto.id, {"reason": "denied"})
                 return interrupt
-        for past in self.interrupts.values():
-            if any(item.id == interrupt_id for item in past):
+        for chat in self.chats.chats.values():
+            if any(item.id == interrupt_id for past in chat.interrupts.values() for item in past):
                 raise ApiError(
                     409, "invalid_transition", f"interrupt {interrupt_id} is not pending"
                 )
@@ -577,6 +648,7 @@ class AgentRuns:
 
     def run_interrupts(self, run_id: str) -> list[InterruptDTO]:
         """Every interrupt raised during one run, oldest first."""
-        if not any(run_id in chat.runs for chat in self.chats.chats.values()):
+        chat = self.chats.chat_of_run(run_id)
+        if chat is None:
             raise ApiError(404, "not_found", f"agent run {run_id} not found")
-        return list(self.interrupts.get(run_id, []))
+        return list(chat.interrupts.get(run_id, []))

@@ -1,5 +1,6 @@
 """How an agent's tool calls run, per kind: app tools as tasks, HTTP/call and hook tools as
-requests. Client tools and approvals are waits, handled by the turn (``_agent_runs``)."""
+requests. Client tools and approvals are waits, and agent tools (sub-agents) child chats, both
+handled by the turn (``_agent_runs``)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ class Agents:
 
     def __init__(self, engine: Engine) -> None:
         self.templates = Templates()
-        self.chats = Chats()
+        self.chats = Chats(engine.store)
+        self.chats.recover()
         tools = ToolRunner(engine.tasks, engine.config.secrets)
         self.runs = AgentRuns(self.templates, self.chats, tools, engine.config)
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from inferencesh._generated.models import AppDTO, AppVersionDTO, RequirementError
+from inferencesh._runtime import CursorListResponse
 from inferencesh.local._builtin import BUILTIN_APPS
 from inferencesh.local._config import RuntimeConfig
 from inferencesh.local._errors import ApiError
-from inferencesh.local._records import header, stable_id
+from inferencesh.local._listing import list_query, page
+from inferencesh.local._records import dump, header, stable_id
 from inferencesh.local._registry import AppSpec, Registry, UnknownApp, version_id
 from inferencesh.local._worker_pool import Worker, WorkerError, WorkerLimits
 
@@ -75,7 +78,7 @@ class Apps:
                 "output_schema": describe.get("output_schema") or {},
                 "setup_schema": describe.get("setup_schema") or {},
                 "functions": functions,
-                "default_function": describe.get("default_function"),
+                "default_function": describe.get("default_function") or "run",
                 "required_secrets": [{"key": key, "optional": False} for key in spec.secrets]
                 + [{"key": key, "optional": True} for key in spec.optional_secrets],
             }
@@ -100,6 +103,32 @@ class Apps:
         """An app by ``namespace/name``, with its input and output JSON schemas."""
         spec = self.spec(f"{namespace}/{name}")
         return self._dto(spec, await self.describe(spec))
+
+    def list_page(self, body: Any) -> CursorListResponse[AppDTO]:
+        """``POST /apps/list``: one page of apps, the last registered first.
+
+        An app's schemas are in its version once a worker has loaded it (a run or a ``GET``);
+        a list never starts workers.
+        """
+        query = list_query(body)
+        refs = self.registry.registered()
+        numbered = list(enumerate(refs, start=1))
+        if not query.ascending:
+            numbered.reverse()
+        after = query.after
+
+        def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+            for position, ref in numbered:
+                if after is not None and (
+                    position <= after if query.ascending else position >= after
+                ):
+                    continue
+                spec = self.spec(ref)
+                yield position, dump(self._dto(spec, self.describes.get(spec.key, {})))
+
+        return page(
+            rows(), query, AppDTO.model_validate, ("namespace", "name", "title", "description")
+        )
 
     async def get_by_id(self, app_id_: str) -> AppDTO:
         """An app (its current version) by its id."""

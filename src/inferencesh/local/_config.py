@@ -38,3 +38,10 @@ class RuntimeConfig:
     keep_days: float | None = None
     # Where clients reach this runtime, when that is not the address it is bound to.
     public_url: str | None = None
+    # Webhooks: hosts beyond loopback they may call ("*": any), how deliveries are tried, and
+    # the signing secret (None: one kept in the data dir, or a fresh one without a data dir).
+    webhook_hosts: tuple[str, ...] = ()
+    webhook_attempts: int = 5
+    webhook_backoff: float = 0.5
+    webhook_timeout: float = 10.0
+    webhook_secret: str | None = None

@@ -17,6 +17,7 @@ from inferencesh.local._registry import Registry
 from inferencesh.local._sessions import Sessions
 from inferencesh.local._store import Store
 from inferencesh.local._tasks import Tasks
+from inferencesh.local._webhooks import WebhookPolicy, Webhooks, webhook_secret
 from inferencesh.local._worker_pool import WorkerLimits, WorkerPool
 
 __all__ = ["Engine"]
@@ -42,7 +43,17 @@ class Engine:
         self.apps = Apps(registry, config, limits)
         self.files = Files(self.store, config, url_secret(config.data_dir))
         self.sessions = Sessions(self.store, self.pool, config)
-        self.tasks = Tasks(self.store, self.pool, self.apps, self.sessions, self.files, config)
+        policy = WebhookPolicy.of(
+            config.webhook_hosts,
+            attempts=config.webhook_attempts,
+            backoff=config.webhook_backoff,
+            timeout=config.webhook_timeout,
+        )
+        secret = config.webhook_secret or webhook_secret(config.data_dir)
+        self.webhooks = Webhooks(secret, policy)
+        self.tasks = Tasks(
+            self.store, self.pool, self.apps, self.sessions, self.files, self.webhooks, config
+        )
         self.tasks.recover()
         self.sessions.recover()
         self.prune()
@@ -56,6 +67,8 @@ class Engine:
             self.store.prune("tasks", keep=config.keep_tasks, before=before)
         if before is not None:
             self.store.prune("sessions", before=before)
+            self.store.prune("chats", before=before)
+            self.store.prune("agent_runs", before=before)
             self.files.forget(self.store.prune("files", before=before))
 
     async def start(self) -> None:
@@ -72,6 +85,7 @@ class Engine:
         await self.sessions.close_all()
         await self.pool.close()
         await self.tasks.drain()
+        await self.webhooks.close()
         self.store.close()
 
     async def _maintain(self) -> None:

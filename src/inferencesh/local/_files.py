@@ -21,9 +21,17 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, cast
 
-from inferencesh._generated.models import FileCreateRequest, FileDTO
+from inferencesh._generated.models import (
+    DeleteTaskFilesResponse,
+    FileCreateRequest,
+    FileDTO,
+    TaskFileDTO,
+    TaskFileRole,
+)
+from inferencesh._runtime import CursorListResponse
 from inferencesh.local._config import RuntimeConfig
 from inferencesh.local._errors import ApiError
+from inferencesh.local._listing import list_query, page
 from inferencesh.local._records import header, new_id, now, parse
 from inferencesh.local._store import Store
 
@@ -161,6 +169,57 @@ class Files:
                 "size": dto.size,
             }
         return found
+
+    def task_files(self, input_: Any, output: Any, role: TaskFileRole | None) -> list[TaskFileDTO]:
+        """The files of this runtime a task's input and output name (each once per role)."""
+        found: list[TaskFileDTO] = []
+        for kind, value in ((TaskFileRole.INPUT, input_), (TaskFileRole.OUTPUT, output)):
+            if role is not None and kind != role:
+                continue
+            seen: set[str] = set()
+            for text in _strings(value):
+                match = self._own(text)
+                if match is None or match["id"] in seen:
+                    continue
+                seen.add(match["id"])
+                data = self.store.get("files", match["id"])
+                if data is None:
+                    continue
+                dto = self.present(FileDTO.model_validate(data["dto"]))
+                found.append(
+                    TaskFileDTO(
+                        id=dto.id,
+                        created_at=dto.created_at,
+                        role=kind,
+                        uri=dto.uri,
+                        filename=dto.filename,
+                        content_type=dto.content_type,
+                        size=dto.size,
+                    )
+                )
+        return found
+
+    def delete_all(self, files: list[TaskFileDTO]) -> DeleteTaskFilesResponse:
+        """Delete these files (a file named twice, once per role, is deleted once)."""
+        deleted: list[str] = []
+        for entry in files:
+            if entry.id and entry.id not in deleted:
+                self._path(entry.id).unlink(missing_ok=True)
+                self.store.delete("files", entry.id)
+                deleted.append(entry.id)
+        return DeleteTaskFilesResponse(deleted=deleted, skipped=[])
+
+    def list_page(self, body: Any) -> CursorListResponse[FileDTO]:
+        """``POST /files/list``: one page of file records, newest first."""
+        query = list_query(body)
+        batch = 64 if query.selective else query.limit + 1
+        rows = self.store.rows("files", after=query.after, ascending=query.ascending, batch=batch)
+        records = ((position, dict(data["dto"])) for position, data in rows)
+
+        def build(record: dict[str, Any]) -> FileDTO:
+            return self.present(FileDTO.model_validate(record))
+
+        return page(records, query, build, ("id", "filename", "content_type", "category"))
 
     # ------------------------------------------------------------------ records
 

@@ -254,6 +254,10 @@ class Registry:
         """Every registered ref (``namespace/name``)."""
         return sorted(self._apps)
 
+    def registered(self) -> list[str]:
+        """Every registered ref, in the order they were first registered."""
+        return list(self._apps)
+
     def _closest(self, wanted: str) -> list[str]:
         refs = self.refs()
         close = difflib.get_close_matches(wanted, refs, n=3, cutoff=0.5)

@@ -22,8 +22,9 @@ from inferencesh.local._agent_templates import templates_from
 from inferencesh.local._agents import Agents
 from inferencesh.local._config import RuntimeConfig
 from inferencesh.local._engine import Engine
+from inferencesh.local._hosts import is_loopback_host
 from inferencesh.local._registry import DEFAULT_NAMESPACE, AppSpec, Registry, spec_from_target
-from inferencesh.local._server import create_app, is_loopback_host
+from inferencesh.local._server import create_app
 from inferencesh.local._worker_pool import Worker, WorkerError, WorkerLimits
 
 __all__ = ["AppArg", "DataDirInUseError", "LocalRuntime"]
@@ -104,7 +105,7 @@ class LocalRuntime:
     ...                headers={"Authorization": "Bearer inf_local"})
 
     ``data_dir=None`` keeps records in memory and files in a temporary folder; with a folder,
-    records live in SQLite there and survive a restart (chats stay in memory), and only one
+    records (tasks, sessions, files, chats) live in SQLite there and survive a restart, and only one
     runtime at a time may use it. ``keep_tasks`` / ``keep_days`` bound the history kept there.
 
     Bound to a loopback address (the default), it answers only requests addressed to a loopback
@@ -122,6 +123,11 @@ class LocalRuntime:
     with 403 ``requires_sign_in``, as the platform does for API keys. ``agent_tool_timeout``
     bounds how long a tool call (or the wait for a client result or approval) may take;
     ``agent_token_delay`` paces the scripted model's streamed words.
+
+    A task run with ``webhook`` has its final record POSTed there, signed with
+    ``webhook_secret`` (HMAC-SHA256 in ``X-Inference-Signature``), tried ``webhook_attempts``
+    times ``webhook_backoff`` seconds apart and doubling, each within ``webhook_timeout``.
+    Webhooks go to loopback hosts only, and to the hosts in ``webhook_hosts`` (``"*"``: any).
     """
 
     def __init__(
@@ -153,6 +159,11 @@ class LocalRuntime:
         allow_key_approvals: bool = True,
         agent_tool_timeout: float = 600.0,
         agent_token_delay: float = 0.02,
+        webhook_hosts: Iterable[str] = (),
+        webhook_secret: str | None = None,
+        webhook_attempts: int = 5,
+        webhook_backoff: float = 0.5,
+        webhook_timeout: float = 10.0,
     ) -> None:
         _check_positive(
             max_workers=max_workers,
@@ -161,7 +172,13 @@ class LocalRuntime:
             max_output_bytes=max_output_bytes,
             keep_tasks=keep_tasks,
             keep_days=keep_days,
+            webhook_attempts=webhook_attempts,
+            webhook_timeout=webhook_timeout,
         )
+        if webhook_backoff < 0:
+            raise ValueError(f"webhook_backoff must not be negative, not {webhook_backoff!r}")
+        if webhook_secret is not None and len(webhook_secret) < 16:
+            raise ValueError("webhook_secret must be at least 16 characters")
         self.host = host
         self.port = port
         self.api_key = api_key
@@ -201,6 +218,11 @@ class LocalRuntime:
             "allow_key_approvals": allow_key_approvals,
             "agent_tool_timeout": agent_tool_timeout,
             "agent_token_delay": agent_token_delay,
+            "webhook_hosts": tuple(webhook_hosts),
+            "webhook_secret": webhook_secret,
+            "webhook_attempts": webhook_attempts,
+            "webhook_backoff": webhook_backoff,
+            "webhook_timeout": webhook_timeout,
         }
         # Read now, so a broken agents file fails here rather than in the server thread.
         sources: list[str | os.PathLike[str] | Mapping[str, Any]]
@@ -222,6 +244,18 @@ class LocalRuntime:
         if self.public_url:
             return self.public_url
         return f"http://{_connect_host(self.host)}:{self.port}"
+
+    @property
+    def webhook_secret(self) -> str | None:
+        """The secret webhook bodies are signed with (see ``docs/decisions.md``, Webhooks).
+
+        Known once the runtime has started, unless it was given; with a data dir it is kept in
+        the file ``webhook-secret`` there.
+        """
+        if self.engine is not None:
+            return self.engine.webhooks.secret
+        secret: str | None = self._options["webhook_secret"]
+        return secret
 
     @property
     def storage(self) -> str:

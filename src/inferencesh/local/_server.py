@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import json
+import logging
 import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -15,17 +15,21 @@ import pydantic_core
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from inferencesh._generated.routes import ROUTES
 from inferencesh.local._agents import Agents
 from inferencesh.local._engine import Engine
 from inferencesh.local._errors import ApiError, problem_body
 from inferencesh.local._fanout import END
+from inferencesh.local._hosts import is_loopback_host
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger("inferencesh.local")
 
 _JSON_BODY_LIMIT = 64 * 1024 * 1024
 # Deeper than this, a body is refused before it becomes Python objects (the JSON parser's own
@@ -92,25 +96,71 @@ async def _json(request: Request, *, optional: bool = False) -> Any:
         raise ApiError(400, "invalid_request", "the request body is not valid JSON") from None
 
 
-def _route(path: str, **handlers: Handler) -> Route:
-    """One route for several methods, so a 405 lists all of them in ``Allow``."""
+def _flag(request: Request, name: str) -> bool:
+    """A boolean query parameter (absent: false)."""
+    value = request.query_params.get(name)
+    if value is None or value.lower() in ("", "false", "0"):
+        return False
+    if value.lower() in ("true", "1"):
+        return True
+    raise ApiError(400, "validation_error", f"{name}: {value!r} is not true or false")
+
+
+def _integer(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(400, "validation_error", f"{name}: {value!r} is not an integer") from None
+
+
+def _not_served(operation: str, method: str, path: str) -> Handler:
+    async def answer(request: Request) -> Response:
+        return _problem(
+            501,
+            "not_implemented",
+            f"{operation} ({method} {path}) is not served by the local runtime",
+            operation=operation,
+        )
+
+    return answer
+
+
+def _route(path: str, handlers: dict[str, Handler]) -> Route:
+    """One route for all methods of a path: 405 and ``OPTIONS`` list them all in ``Allow``."""
+    allow = ", ".join([*handlers, *(["HEAD"] if "GET" in handlers else []), "OPTIONS"])
 
     async def dispatch(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allow})
         method = "GET" if request.method == "HEAD" else request.method
         return await handlers[method](request)
 
-    return Route(path, dispatch, methods=list(handlers))
+    return Route(path, dispatch, methods=[*handlers, "OPTIONS"])
 
 
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` (a name or an address, without port) is this machine's loopback."""
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+def _specificity(path: str) -> int:
+    """Fewer literal segments sort later: ``/apps/run`` is tried before ``/apps/{app_id}``."""
+    return -sum(1 for part in path.strip("/").split("/") if not part.startswith("{"))
+
+
+def spec_routes(served: dict[str, Handler]) -> list[Route]:
+    """A route per path of the spec (``ROUTES``): its served operations, 501 for the others.
+
+    Paths are tried from the most literal one down, so a request matches the route a reader of
+    the spec expects where two templates match it; a method only a less literal template has
+    still reaches it.
+    """
+    by_path: dict[str, dict[str, Handler]] = {}
+    known: set[str] = set()
+    for method, path, operation in ROUTES:
+        known.add(operation)
+        handler = served.get(operation) or _not_served(operation, method, path)
+        by_path.setdefault(path, {})[method] = handler
+    unknown = sorted(set(served) - known)
+    if unknown:
+        raise ValueError(f"handlers for operations the spec does not have: {unknown}")
+    ordered = sorted(by_path, key=_specificity)
+    return [_route(path, by_path[path]) for path in ordered]
 
 
 def _host_name(host: str) -> str:
@@ -236,8 +286,31 @@ def create_app(
         return _ok(engine.tasks.get(request.path_params["task_id"]))
 
     async def delete_task(request: Request) -> Response:
-        engine.tasks.delete(request.path_params["task_id"])
+        files = _flag(request, "files")
+        engine.tasks.delete(request.path_params["task_id"], files=files)
         return _ok()
+
+    async def list_tasks(request: Request) -> Response:
+        return _ok(engine.tasks.list_page(await _json(request, optional=True)))
+
+    async def featured_tasks(request: Request) -> Response:
+        body: dict[str, Any] = {
+            "filters": [{"field": "is_featured", "operator": "eq", "value": True}]
+        }
+        query = request.query_params
+        if "limit" in query:
+            body["limit"] = _integer(query["limit"], "limit")
+        if "cursor" in query:
+            body["cursor"] = query["cursor"]
+        return _ok(engine.tasks.list_page(body))
+
+    async def task_files(request: Request) -> Response:
+        role = request.query_params.get("role")
+        return _ok(engine.tasks.files_of(request.path_params["task_id"], role))
+
+    async def delete_task_files(request: Request) -> Response:
+        role = request.query_params.get("role")
+        return _ok(engine.tasks.delete_files(request.path_params["task_id"], role))
 
     async def task_status(request: Request) -> Response:
         return _ok(engine.tasks.status(request.path_params["task_id"]))
@@ -303,12 +376,19 @@ def create_app(
         return stream(request, [snapshot], queue, release)
 
     async def task_logs(request: Request) -> Response:
-        task = _dump(engine.tasks.get(request.path_params["task_id"]))
-        keys = ("status", "events", "logs")
-        return _ok({"task_id": task["id"], **{key: task[key] for key in keys}})
+        return _ok(engine.tasks.logs(request.path_params["task_id"]))
 
     async def create_files(request: Request) -> Response:
         return _ok(engine.files.create(await _json(request), origin(request)))
+
+    async def list_files(request: Request) -> Response:
+        return _ok(engine.files.list_page(await _json(request, optional=True)))
+
+    async def list_apps(request: Request) -> Response:
+        return _ok(engine.apps.list_page(await _json(request, optional=True)))
+
+    async def list_chats(request: Request) -> Response:
+        return _ok(agents.chats.list_page(await _json(request, optional=True)))
 
     async def get_file(request: Request) -> Response:
         return _ok(engine.files.get(request.path_params["file_id"]))
@@ -335,6 +415,15 @@ def create_app(
                         )
                     out.write(chunk)
             engine.files.finish_upload(dto, part, size, request.headers.get("content-type"))
+        except ClientDisconnect:
+            # Nobody is left to answer; the upload URL stays valid for another try.
+            logger.warning(
+                "upload of file %s stopped after %d bytes: the client disconnected"
+                " (the upload URL can be used again)",
+                dto.id,
+                size,
+            )
+            return Response(status_code=400)
         finally:
             part.unlink(missing_ok=True)
             engine.files.end_upload(dto.id)
@@ -446,6 +535,10 @@ def create_app(
         response.headers.update(exc.headers or {})  # Allow, on 405
         return response
 
+    async def on_disconnect(request: Request, exc: Exception) -> Response:
+        logger.warning("a client disconnected before its request was read; the request was dropped")
+        return Response(status_code=400)  # nobody is left to read it
+
     async def on_error(request: Request, exc: Exception) -> Response:
         return _problem(500, "internal_error", f"{type(exc).__name__}: {exc}")
 
@@ -458,37 +551,56 @@ def create_app(
             await agents.close()
             await engine.close()
 
+    served: dict[str, Handler] = {
+        "tasks.create": run_task,
+        "tasks.list": list_tasks,
+        "tasks.featured": featured_tasks,
+        "tasks.get": get_task,
+        "tasks.delete": delete_task,
+        "tasks.status": task_status,
+        "tasks.stream": stream_task,
+        "tasks.cancel": cancel_task,
+        "tasks.logs": task_logs,
+        "tasks.files": task_files,
+        "tasks.delete_files": delete_task_files,
+        "files.create": create_files,
+        "files.list": list_files,
+        "files.get": get_file,
+        "files.delete": delete_file,
+        "sessions.list": list_sessions,
+        "sessions.get": get_session,
+        "sessions.end": end_session,
+        "sessions.keepalive": keepalive,
+        "apps.list": list_apps,
+        "apps.get": get_app_by_id,
+        "apps.get_by_name": get_app,
+        "apps.get_version": get_app_version,
+        "apps.delete": delete_app,
+        "agents.run": run_agent,
+        "agents.save": create_agent,
+        "agents.get": get_agent,
+        "agents.get_by_name": get_agent_by_name,
+        "agents.delete": delete_agent,
+        "chats.list": list_chats,
+        "chats.get": get_chat,
+        "chats.update": update_chat,
+        "chats.delete": delete_chat,
+        "chats.status": chat_status,
+        "chats.stop": stop_chat,
+        "chats.stream": stream_chat,
+        "chats.list_messages": chat_messages,
+        "chats.send_message": send_chat_message,
+        "tools.result": tool_result,
+        "tools.invoke": tool_invoke,
+        "tools.reject": tool_reject,
+        "interrupts.resolve": resolve_interrupt,
+        "agent_runs.interrupts": run_interrupts,
+    }
     routes = [
-        Route("/apps/run", run_task, methods=["POST"]),
-        Route("/apps/{namespace}/{name}", get_app, methods=["GET"]),
-        _route("/apps/{app_id}", GET=get_app_by_id, DELETE=delete_app),
-        Route("/apps/{app_id}/versions/{version_id}", get_app_version, methods=["GET"]),
-        _route("/tasks/{task_id}", GET=get_task, DELETE=delete_task),
-        Route("/tasks/{task_id}/status", task_status, methods=["GET"]),
-        Route("/tasks/{task_id}/stream", stream_task, methods=["GET"]),
-        Route("/tasks/{task_id}/cancel", cancel_task, methods=["POST"]),
-        Route("/tasks/{task_id}/logs", task_logs, methods=["GET"]),
-        Route("/files", create_files, methods=["POST"]),
-        _route("/files/{file_id}", GET=get_file, DELETE=delete_file),
+        *spec_routes(served),
+        # The runtime's own upload and download URLs (the platform's are on a storage host).
         Route("/files/{file_id}/upload/{token}", upload_file, methods=["PUT"]),
         Route("/files/{file_id}/content/{name:path}", download_file, methods=["GET"]),
-        Route("/sessions", list_sessions, methods=["GET"]),
-        _route("/sessions/{session_id}", GET=get_session, DELETE=end_session),
-        Route("/sessions/{session_id}/keepalive", keepalive, methods=["POST"]),
-        Route("/agents/run", run_agent, methods=["POST"]),
-        Route("/agents", create_agent, methods=["POST"]),
-        _route("/agents/{agent_id}", GET=get_agent, DELETE=delete_agent),
-        Route("/agents/{namespace}/{name}", get_agent_by_name, methods=["GET"]),
-        _route("/chats/{chat_id}", GET=get_chat, POST=update_chat, DELETE=delete_chat),
-        Route("/chats/{chat_id}/status", chat_status, methods=["GET"]),
-        Route("/chats/{chat_id}/stop", stop_chat, methods=["POST"]),
-        Route("/chats/{chat_id}/stream", stream_chat, methods=["GET"]),
-        _route("/chats/{chat_id}/messages", GET=chat_messages, POST=send_chat_message),
-        Route("/tools/{invocation_id}", tool_result, methods=["POST"]),
-        Route("/tools/{invocation_id}/invoke", tool_invoke, methods=["POST"]),
-        Route("/tools/{invocation_id}/reject", tool_reject, methods=["POST"]),
-        Route("/interrupts/{interrupt_id}/resolve", resolve_interrupt, methods=["POST"]),
-        Route("/agent-runs/{run_id}/interrupts", run_interrupts, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,
@@ -496,6 +608,7 @@ def create_app(
         exception_handlers={
             ApiError: on_api_error,
             HTTPException: on_http_error,
+            ClientDisconnect: on_disconnect,
             Exception: on_error,
         },
     )

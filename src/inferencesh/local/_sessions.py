@@ -157,7 +157,7 @@ class Sessions:
             raise WorkerError(f"session {session.dto.id} has {session.dto.status.value}")
         if session.worker is not None:
             return session.worker
-        worker = await self.pool.acquire(spec, setup_key)
+        worker = await self.pool.acquire(spec, setup_key, fresh=True)
         session.worker = worker
         session.dto.worker_id = worker.id
         self.save(session)

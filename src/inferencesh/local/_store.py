@@ -1,4 +1,4 @@
-"""Records of tasks, sessions and files, kept in SQLite so a restarted runtime still answers.
+"""Records of tasks, sessions, files and chats, kept in SQLite so a restarted runtime still answers.
 
 Each kind is one table: ``seq`` (the rowid, so insertion order costs nothing to keep), the record
 ``id``, ``open`` (1 while the record can still change: a task not finished, a session active;
@@ -13,12 +13,13 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 __all__ = ["Store"]
 
-_KINDS = ("tasks", "sessions", "files")
+_KINDS = ("tasks", "sessions", "files", "chats", "agent_runs")
 
 
 class Store:
@@ -79,6 +80,29 @@ class Store:
         with self._lock:
             rows = self._db.execute(f"SELECT data FROM {kind} ORDER BY seq").fetchall()
         return [dict(json.loads(row[0])) for row in rows]
+
+    def rows(
+        self, kind: str, *, after: int | None = None, ascending: bool = False, batch: int = 64
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Records with their position, newest first (or oldest), starting after ``after``.
+
+        Read ``batch`` at a time from the primary key, so a page costs the same at any depth.
+        """
+        order, compare = ("ASC", ">") if ascending else ("DESC", "<")
+        position = after
+        while True:
+            where = "" if position is None else f"WHERE seq {compare} ?"
+            params: tuple[Any, ...] = () if position is None else (position,)
+            with self._lock:
+                found = self._db.execute(
+                    f"SELECT seq, data FROM {kind} {where} ORDER BY seq {order} LIMIT ?",
+                    (*params, batch),
+                ).fetchall()
+            for seq, text in found:
+                yield int(seq), dict(json.loads(text))
+            if len(found) < batch:
+                return
+            position = int(found[-1][0])
 
     def open_records(self, kind: str) -> list[dict[str, Any]]:
         """The records still marked open, oldest first."""

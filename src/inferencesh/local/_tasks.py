@@ -5,34 +5,43 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, cast
 
 from inferencesh._generated.models import (
     ApiAppRunRequest,
+    DeleteTaskFilesResponse,
     ResourceStatusDTO,
     TaskDTO,
     TaskEvent,
+    TaskFileDTO,
+    TaskFileRole,
     TaskLog,
+    TaskLogsDTO,
     TaskLogType,
     TaskResultDTO,
     TaskStatus,
 )
+from inferencesh._runtime import CursorListResponse
 from inferencesh.local._apps import Apps, app_id, version_id
 from inferencesh.local._config import RuntimeConfig
 from inferencesh.local._errors import ApiError
 from inferencesh.local._fanout import END, Subscribers, broadcast, new_queue
 from inferencesh.local._files import Files
+from inferencesh.local._listing import list_query, page
 from inferencesh.local._records import LOCAL_USER, TERMINAL, header, new_id, now, parse
 from inferencesh.local._registry import AppSpec
 from inferencesh.local._sessions import LiveSession, Sessions
 from inferencesh.local._store import Store
+from inferencesh.local._webhooks import Webhooks
 from inferencesh.local._worker_pool import Worker, WorkerError, WorkerPool
 
 __all__ = ["Tasks"]
 
 _TEXT_FIELDS = ("response", "reasoning")
+_SEARCHABLE = ("id", "app_id", "function", "error")
 _LOG_LIMIT = 1 << 20
 
 
@@ -71,6 +80,14 @@ def _text_delta(previous: dict[str, Any], output: Any) -> dict[str, str] | None:
     return delta or None
 
 
+def _role(role: str | None) -> TaskFileRole | None:
+    if role is None or role == "":
+        return None
+    if role not in ("input", "output"):
+        raise ApiError(400, "validation_error", f"role: {role!r} is not 'input' or 'output'")
+    return TaskFileRole(role)
+
+
 def _event(task_id: str, status: TaskStatus, when: datetime) -> TaskEvent:
     return TaskEvent(id=new_id(), created_at=when, event_time=when, task_id=task_id, status=status)
 
@@ -85,9 +102,11 @@ class Tasks:
         apps: Apps,
         sessions: Sessions,
         files: Files,
+        webhooks: Webhooks,
         config: RuntimeConfig,
     ) -> None:
         self.store = store
+        self.webhooks = webhooks
         self.pool = pool
         self.apps = apps
         self.sessions = sessions
@@ -145,6 +164,11 @@ class Tasks:
                     400, "validation_error", 'session_timeout is only valid with session "new"'
                 )
         self.apps.check_secrets(spec)
+        if request.webhook:
+            self.webhooks.policy.check(request.webhook)
+        run_at = request.run_at
+        if run_at is not None and run_at.tzinfo is None:
+            run_at = run_at.replace(tzinfo=timezone.utc)  # ISO 8601 without an offset: UTC
         function = request.function or named_function
         if function is None:
             function = self.apps.default_function(spec)
@@ -179,7 +203,7 @@ class Tasks:
                 "session_id": session.dto.id if session else None,
                 "session_timeout": request.session_timeout,
                 "webhook": request.webhook,
-                "run_at": request.run_at,
+                "run_at": run_at,
             }
         )
         if request.variant is not None:
@@ -217,23 +241,65 @@ class Tasks:
         data = self.store.get("tasks", task_id)
         if data is None:
             raise ApiError(404, "not_found", f"task {task_id} not found")
+        return self._stored(data)
+
+    def _stored(self, data: dict[str, Any]) -> TaskDTO:
         task = TaskDTO.model_validate(data)
         if task.output is not None:
             task.output = self.files.refresh_uris(task.output)
         return task
+
+    def list_page(self, body: Any) -> CursorListResponse[TaskDTO]:
+        """``POST /tasks/list``: one page of tasks, newest first (running ones as they are now)."""
+        query = list_query(body)
+
+        def current(rows: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[tuple[int, Any]]:
+            for position, data in rows:
+                live = self.live.get(str(data.get("id")))
+                if live is not None and not live.deleted:
+                    data = live.dto.model_dump(mode="json", exclude_unset=True)
+                yield position, data
+
+        batch = 64 if query.selective else query.limit + 1
+        rows = self.store.rows("tasks", after=query.after, ascending=query.ascending, batch=batch)
+        return page(current(rows), query, self._stored, _SEARCHABLE)
+
+    def files_of(self, task_id: str, role: str | None) -> list[TaskFileDTO]:
+        """``GET /tasks/{id}/files``: the files of this runtime a task read and wrote."""
+        task = self.get(task_id)
+        return self.files.task_files(task.input, task.output, _role(role))
+
+    def delete_files(self, task_id: str, role: str | None) -> DeleteTaskFilesResponse:
+        """``DELETE /tasks/{id}/files``: delete them (not while the task runs)."""
+        task = self.get(task_id)
+        files = self.files.task_files(task.input, task.output, _role(role))
+        if task.status not in TERMINAL:
+            skipped = [{"id": f.id, "reason": "the task is still running"} for f in files]
+            return DeleteTaskFilesResponse.model_validate({"deleted": [], "skipped": skipped})
+        return self.files.delete_all(files)
+
+    def logs(self, task_id: str) -> TaskLogsDTO:
+        """``GET /tasks/{id}/logs``: the task's logs (base64 content) and status events."""
+        live = self.live.get(task_id)
+        if live is not None:
+            self._flush_logs(live)
+        task = self.get(task_id)
+        return TaskLogsDTO(task_id=task.id, status=task.status, events=task.events, logs=task.logs)
 
     def status(self, task_id: str) -> ResourceStatusDTO:
         """Only id, status and update time."""
         task = self.get(task_id)
         return ResourceStatusDTO(id=task.id, status=int(task.status), updated_at=task.updated_at)
 
-    def delete(self, task_id: str) -> None:
-        """Forget a finished task (a running one is cancelled first)."""
-        self.get(task_id)
+    def delete(self, task_id: str, *, files: bool = False) -> None:
+        """Forget a task (a running one is cancelled first); ``files``: also its files."""
+        task = self.get(task_id)
         live = self.live.get(task_id)
         if live is not None:
             live.deleted = True
             self.cancel(task_id)
+        if files:
+            self.files.delete_all(self.files.task_files(task.input, task.output, None))
         self.store.delete("tasks", task_id)
 
     def subscribe(
@@ -303,8 +369,13 @@ class Tasks:
             # A running task is read from memory; the store needs it when it starts and ends
             # (a restart turns anything unfinished into a failure anyway).
             self._save(live)
-        data = dto.model_dump(mode="json", include=set(fields))
-        data["id"] = dto.id
+        if dto.status in TERMINAL:
+            # The last update carries the whole task: clients that read an update's data as the
+            # task without merging it (the official Python SDK) get session_id, input and the rest.
+            data = dto.model_dump(mode="json", exclude_unset=True)
+        else:
+            data = dto.model_dump(mode="json", include=set(fields))
+            data["id"] = dto.id
         broadcast(live.subscribers, {"data": data, "fields": fields})
 
     def _progress(self, live: _LiveTask, output: Any) -> None:
@@ -381,6 +452,7 @@ class Tasks:
         session = live.session
         lock = session.lock if session is not None else None
         try:
+            await self._wait_for_run_at(live)
             if lock is not None:
                 await lock.acquire()
             await self._run(live)
@@ -395,6 +467,15 @@ class Tasks:
             if lock is not None and lock.locked():
                 lock.release()
             await self._after(live)
+
+    async def _wait_for_run_at(self, live: _LiveTask) -> None:
+        """A task with a future ``run_at`` stays RECEIVED until then (a cancel ends the wait)."""
+        run_at = live.dto.run_at
+        if run_at is None:
+            return
+        while (delay := (run_at - now()).total_seconds()) > 0:
+            # In steps, so a clock set forward while waiting is noticed.
+            await asyncio.sleep(min(delay, 60.0))
 
     async def _run(self, live: _LiveTask) -> None:
         self._update(live, status=TaskStatus.QUEUED)
@@ -476,6 +557,10 @@ class Tasks:
         broadcast(live.subscribers, END)
 
     async def _after(self, live: _LiveTask) -> None:
+        if live.dto.webhook and not live.deleted:
+            self.webhooks.send(
+                live.dto.webhook, live.dto.model_dump(mode="json", exclude_unset=True)
+            )
         self.live.pop(live.dto.id, None)
         live.subscribers.clear()
         worker, session = live.worker, live.session

@@ -284,8 +284,12 @@ class WorkerPool:
     def _key(self, spec: AppSpec, setup_key: str) -> tuple[str, str]:
         return (spec.key, setup_key)
 
-    async def acquire(self, spec: AppSpec, setup_key: str) -> Worker:
-        """A warm worker for this app and setup, or a new one (not started, not set up)."""
+    async def acquire(self, spec: AppSpec, setup_key: str, *, fresh: bool = False) -> Worker:
+        """A warm worker for this app and setup, or a new one (not started, not set up).
+
+        ``fresh``: always a new process (a session must not inherit what earlier tasks left in
+        a warm worker's memory); idle workers of the same app are then evicted like any other.
+        """
         key = self._key(spec, setup_key)
         async with self._changed:
             self._waiting[key] += 1
@@ -293,7 +297,7 @@ class WorkerPool:
                 while True:
                     if self._closed:
                         raise WorkerError("the runtime is shutting down", fatal=True)
-                    idle = self._idle.get(key)
+                    idle = None if fresh else self._idle.get(key)
                     while idle:
                         worker = idle.pop()
                         if not worker.dead:
@@ -301,7 +305,7 @@ class WorkerPool:
                         self._live.discard(worker)
                     if len(self._live) < self.max_workers:
                         break
-                    victim = self._evictable()
+                    victim = self._evictable(key if fresh else None)
                     if victim is not None:
                         self._take_idle(victim)
                         self._stop_later(victim)
@@ -313,12 +317,12 @@ class WorkerPool:
             self._live.add(worker)
             return worker
 
-    def _evictable(self) -> Worker | None:
+    def _evictable(self, fresh_key: tuple[str, str] | None = None) -> Worker | None:
         """The least recently used idle worker that no waiting task could use instead."""
         idle = [
             worker
             for key, workers in self._idle.items()
-            if self._waiting[key] == 0
+            if self._waiting[key] == 0 or key == fresh_key
             for worker in workers
         ]
         return min(idle, key=lambda w: w.idle_since, default=None)
