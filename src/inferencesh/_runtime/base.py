@@ -120,6 +120,10 @@ class _ReadPlan:
     __slots__ = ("collections", "keys", "names", "needs", "strict_fill", "tolerant_fill", "zeros")
 
     def __init__(self, cls: type[WireModel]) -> None:
+        if not cls.__pydantic_fields_complete__:
+            # A model of a reference cycle defined before the others of its cycle (a nested
+            # ``AppDTO`` read as part of a ``TaskDTO``): its fields' types resolve when it builds.
+            cls.model_rebuild()
         names: dict[str, str] = {}
         keys: dict[str, str] = {}
         zeros: dict[str, Callable[[], Any]] = {}
@@ -189,6 +193,9 @@ class WireModel(BaseModel):
     """
 
     model_config = ConfigDict(
+        # A model builds its validator the first time it validates: building all of them at
+        # import cost hundreds of milliseconds, and a program uses few.
+        defer_build=True,
         extra="allow",
         populate_by_name=True,
         serialize_by_alias=True,
