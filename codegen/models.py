@@ -270,12 +270,13 @@ def _cycles(types: list[_Type]) -> list[list[_Type]]:
 
 
 def _modules(types: list[_Type]) -> list[_Module]:
-    """One module per type; the types of a reference cycle share the module named after the
-    first of them (alphabetically), since modules that import each other cannot both go first."""
+    """One module per type. The types of a reference cycle share one (modules that import each
+    other cannot both go first), named after the last of them: it refers to the others, and is
+    the one whose fields are all resolved when it is created."""
     modules: list[_Module] = []
     home: dict[str, str] = {}
     for group in _cycles(types):
-        module = _Module(module_name(min(t.name for t in group)), group)
+        module = _Module(module_name(group[-1].name), group)
         modules.append(module)
         for t in group:
             home[t.name] = module.name

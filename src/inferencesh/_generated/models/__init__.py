@@ -33,17 +33,6 @@ if TYPE_CHECKING:
     from inferencesh._generated.models.agent_config_input import (
         AgentConfigInput as AgentConfigInput,
     )
-    from inferencesh._generated.models.agent_dto import AgentDTO as AgentDTO
-    from inferencesh._generated.models.agent_dto import AgentToolConfigDTO as AgentToolConfigDTO
-    from inferencesh._generated.models.agent_dto import AgentToolDTO as AgentToolDTO
-    from inferencesh._generated.models.agent_dto import AgentVersionDTO as AgentVersionDTO
-    from inferencesh._generated.models.agent_dto import AppDTO as AppDTO
-    from inferencesh._generated.models.agent_dto import AppToolConfigDTO as AppToolConfigDTO
-    from inferencesh._generated.models.agent_dto import AppVersionDTO as AppVersionDTO
-    from inferencesh._generated.models.agent_dto import CoreAppConfigDTO as CoreAppConfigDTO
-    from inferencesh._generated.models.agent_dto import FlowNodeData as FlowNodeData
-    from inferencesh._generated.models.agent_dto import FlowVersionDTO as FlowVersionDTO
-    from inferencesh._generated.models.agent_dto import TaskDTO as TaskDTO
     from inferencesh._generated.models.agent_permissions import AgentPermissions as AgentPermissions
     from inferencesh._generated.models.agent_run_dto import AgentRunDTO as AgentRunDTO
     from inferencesh._generated.models.agent_run_state import AgentRunState as AgentRunState
@@ -154,8 +143,6 @@ if TYPE_CHECKING:
     from inferencesh._generated.models.channel_context import ChannelContext as ChannelContext
     from inferencesh._generated.models.channel_type import ChannelType as ChannelType
     from inferencesh._generated.models.chat_data import ChatData as ChatData
-    from inferencesh._generated.models.chat_dto import ChatDTO as ChatDTO
-    from inferencesh._generated.models.chat_dto import ChatMessageDTO as ChatMessageDTO
     from inferencesh._generated.models.chat_event import ChatEvent as ChatEvent
     from inferencesh._generated.models.chat_event_type import ChatEventType as ChatEventType
     from inferencesh._generated.models.chat_hook_event import ChatHookEvent as ChatHookEvent
@@ -165,6 +152,8 @@ if TYPE_CHECKING:
     from inferencesh._generated.models.chat_message_content_type import (
         ChatMessageContentType as ChatMessageContentType,
     )
+    from inferencesh._generated.models.chat_message_dto import ChatDTO as ChatDTO
+    from inferencesh._generated.models.chat_message_dto import ChatMessageDTO as ChatMessageDTO
     from inferencesh._generated.models.chat_message_role import ChatMessageRole as ChatMessageRole
     from inferencesh._generated.models.chat_message_status import (
         CHAT_MESSAGE_STATUS_TERMINAL as CHAT_MESSAGE_STATUS_TERMINAL,
@@ -464,6 +453,17 @@ if TYPE_CHECKING:
     from inferencesh._generated.models.suggest_result import SuggestResult as SuggestResult
     from inferencesh._generated.models.system_info import SystemInfo as SystemInfo
     from inferencesh._generated.models.task_action import TaskAction as TaskAction
+    from inferencesh._generated.models.task_dto import AgentDTO as AgentDTO
+    from inferencesh._generated.models.task_dto import AgentToolConfigDTO as AgentToolConfigDTO
+    from inferencesh._generated.models.task_dto import AgentToolDTO as AgentToolDTO
+    from inferencesh._generated.models.task_dto import AgentVersionDTO as AgentVersionDTO
+    from inferencesh._generated.models.task_dto import AppDTO as AppDTO
+    from inferencesh._generated.models.task_dto import AppToolConfigDTO as AppToolConfigDTO
+    from inferencesh._generated.models.task_dto import AppVersionDTO as AppVersionDTO
+    from inferencesh._generated.models.task_dto import CoreAppConfigDTO as CoreAppConfigDTO
+    from inferencesh._generated.models.task_dto import FlowNodeData as FlowNodeData
+    from inferencesh._generated.models.task_dto import FlowVersionDTO as FlowVersionDTO
+    from inferencesh._generated.models.task_dto import TaskDTO as TaskDTO
     from inferencesh._generated.models.task_egress import TaskEgress as TaskEgress
     from inferencesh._generated.models.task_event import TaskEvent as TaskEvent
     from inferencesh._generated.models.task_file_dto import TaskFileDTO as TaskFileDTO
@@ -574,15 +574,15 @@ _MODULES: dict[str, str] = {
     "A2UITabItem": "a2_ui_tab_item",
     "APIError": "api_error",
     "AgentConfigInput": "agent_config_input",
-    "AgentDTO": "agent_dto",
+    "AgentDTO": "task_dto",
     "AgentPermissions": "agent_permissions",
     "AgentRunDTO": "agent_run_dto",
     "AgentRunState": "agent_run_state",
     "AgentTool": "agent_tool",
     "AgentToolConfig": "agent_tool_config",
-    "AgentToolConfigDTO": "agent_dto",
-    "AgentToolDTO": "agent_dto",
-    "AgentVersionDTO": "agent_dto",
+    "AgentToolConfigDTO": "task_dto",
+    "AgentToolDTO": "task_dto",
+    "AgentVersionDTO": "task_dto",
     "AlwaysAllowOptionDTO": "always_allow_option_dto",
     "AlwaysAllowRequest": "always_allow_request",
     "AlwaysAllowResultDTO": "always_allow_result_dto",
@@ -592,7 +592,7 @@ _MODULES: dict[str, str] = {
     "ApiKeyDTO": "api_key_dto",
     "ApiKeyScope": "api_key_scope",
     "AppCategory": "app_category",
-    "AppDTO": "agent_dto",
+    "AppDTO": "task_dto",
     "AppFunction": "app_function",
     "AppGPUResource": "app_gpu_resource",
     "AppResources": "app_resources",
@@ -601,10 +601,10 @@ _MODULES: dict[str, str] = {
     "AppSessionStatus": "app_session_status",
     "AppStatus": "app_status",
     "AppToolConfig": "app_tool_config",
-    "AppToolConfigDTO": "agent_dto",
+    "AppToolConfigDTO": "task_dto",
     "AppUIRef": "app_ui_ref",
     "AppVariant": "app_variant",
-    "AppVersionDTO": "agent_dto",
+    "AppVersionDTO": "task_dto",
     "AppVersionInput": "app_version_input",
     "ArtifactContentResponse": "artifact_content_response",
     "ArtifactCreateRequest": "artifact_create_request",
@@ -637,14 +637,14 @@ _MODULES: dict[str, str] = {
     "CancelTaskRequest": "cancel_task_request",
     "ChannelContext": "channel_context",
     "ChannelType": "channel_type",
-    "ChatDTO": "chat_dto",
+    "ChatDTO": "chat_message_dto",
     "ChatData": "chat_data",
     "ChatEvent": "chat_event",
     "ChatEventType": "chat_event_type",
     "ChatHookEvent": "chat_hook_event",
     "ChatMessageContent": "chat_message_content",
     "ChatMessageContentType": "chat_message_content_type",
-    "ChatMessageDTO": "chat_dto",
+    "ChatMessageDTO": "chat_message_dto",
     "ChatMessageRole": "chat_message_role",
     "ChatMessageStatus": "chat_message_status",
     "ChatRunEvent": "chat_run_event",
@@ -661,7 +661,7 @@ _MODULES: dict[str, str] = {
     "ConnectionInfo": "connection_info",
     "ContentRating": "content_rating",
     "ContextField": "context_field",
-    "CoreAppConfigDTO": "agent_dto",
+    "CoreAppConfigDTO": "task_dto",
     "CoreAppConfigInput": "core_app_config_input",
     "CreateAgentMessageResponse": "create_agent_message_response",
     "CreateAgentRequest": "create_agent_request",
@@ -700,12 +700,12 @@ _MODULES: dict[str, str] = {
     "FlowEdge": "flow_edge",
     "FlowNode": "flow_node",
     "FlowNodeConnection": "flow_node_connection",
-    "FlowNodeData": "agent_dto",
+    "FlowNodeData": "task_dto",
     "FlowNodePosition": "flow_node_position",
     "FlowRunDTO": "flow_run_dto",
     "FlowRunInput": "flow_run_input",
     "FlowRunStatus": "flow_run_status",
-    "FlowVersionDTO": "agent_dto",
+    "FlowVersionDTO": "task_dto",
     "FlowViewport": "flow_viewport",
     "FunctionKind": "function_kind",
     "GPU": "gpu",
@@ -820,7 +820,7 @@ _MODULES: dict[str, str] = {
     "SystemInfo": "system_info",
     "TASK_STATUS_TERMINAL": "task_status",
     "TaskAction": "task_action",
-    "TaskDTO": "agent_dto",
+    "TaskDTO": "task_dto",
     "TaskEgress": "task_egress",
     "TaskEvent": "task_event",
     "TaskFileDTO": "task_file_dto",

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from inferencesh._generated.models.agent_dto import AgentDTO
 from inferencesh._generated.models.agent_run_state import AgentRunState
 from inferencesh._generated.models.base_model_dto import BaseModelDTO
 from inferencesh._generated.models.interrupt_reason import InterruptReason
 from inferencesh._generated.models.permission_model_dto import PermissionModelDTO
+from inferencesh._generated.models.task_dto import AgentDTO
 
 
 class AgentRunDTO(BaseModelDTO, PermissionModelDTO):

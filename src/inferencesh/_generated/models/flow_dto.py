@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferencesh._generated.models.agent_dto import FlowNodeData, FlowVersionDTO
 from inferencesh._generated.models.base_model_dto import BaseModelDTO
 from inferencesh._generated.models.flow_edge import FlowEdge
 from inferencesh._generated.models.flow_node import FlowNode
@@ -14,6 +13,7 @@ from inferencesh._generated.models.flow_run_input import FlowRunInput
 from inferencesh._generated.models.flow_viewport import FlowViewport
 from inferencesh._generated.models.output_field_mapping import OutputFieldMapping
 from inferencesh._generated.models.permission_model_dto import PermissionModelDTO
+from inferencesh._generated.models.task_dto import FlowNodeData, FlowVersionDTO
 
 
 class FlowDTO(BaseModelDTO, PermissionModelDTO):

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferencesh._generated.models.agent_dto import FlowVersionDTO
 from inferencesh._generated.models.base_model_dto import BaseModelDTO
 from inferencesh._generated.models.flow_run_input import FlowRunInput
 from inferencesh._generated.models.flow_run_status import FlowRunStatus
 from inferencesh._generated.models.graph_node_status import GraphNodeStatus
 from inferencesh._generated.models.node_task_dto import NodeTaskDTO
 from inferencesh._generated.models.permission_model_dto import PermissionModelDTO
+from inferencesh._generated.models.task_dto import FlowVersionDTO
 
 
 class FlowRunDTO(BaseModelDTO, PermissionModelDTO):

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from inferencesh._generated.models.agent_dto import TaskDTO
+from inferencesh._generated.models.task_dto import TaskDTO
 from inferencesh._runtime import WireModel
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferencesh._generated.models.agent_dto import AgentDTO, AgentVersionDTO
 from inferencesh._generated.models.agent_run_dto import AgentRunDTO
 from inferencesh._generated.models.base_model_dto import BaseModelDTO
 from inferencesh._generated.models.channel_context import ChannelContext
@@ -18,6 +17,7 @@ from inferencesh._generated.models.chat_status import ChatStatus
 from inferencesh._generated.models.compaction_meta import CompactionMeta
 from inferencesh._generated.models.interrupt_dto import InterruptDTO
 from inferencesh._generated.models.permission_model_dto import PermissionModelDTO
+from inferencesh._generated.models.task_dto import AgentDTO, AgentVersionDTO
 from inferencesh._generated.models.tool import Tool
 from inferencesh._generated.models.tool_invocation_dto import ToolInvocationDTO
 
