@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import json
 import keyword
 import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -181,11 +182,11 @@ class _Module:
 
     name: str
     types: list[_Type]
-    refs: set[str] = field(default_factory=set)
+    refs: set[str] = dataclasses.field(default_factory=set[str])
 
 
 def module_name(type_name: str) -> str:
-    """The module a type lives in: ``TaskDTO`` -> ``task_dto``, ``A2UIAction`` -> ``a2_ui_action``."""
+    """The module of a type: ``TaskDTO`` -> ``task_dto``, ``A2UIAction`` -> ``a2_ui_action``."""
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", type_name).lower()
     return f"{words}_" if keyword.iskeyword(words) else words
 
