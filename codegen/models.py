@@ -174,6 +174,7 @@ class _Type:
     name: str
     text: str
     names: set[str]
+    node: ast.ClassDef
 
 
 @dataclass
@@ -218,7 +219,7 @@ def _split(source: str) -> tuple[list[ast.Import | ast.ImportFrom], list[_Type]]
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             text = "\n".join(lines[first - 1 : node.end_lineno])
             names = {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
-            types.append(_Type(node.name, text, names))
+            types.append(_Type(node.name, text, names, node))
         elif not _is_rebuild(node):
             raise SystemExit(
                 f"datamodel-codegen wrote a statement codegen/models.py does not expect "
@@ -270,13 +271,66 @@ def _cycles(types: list[_Type]) -> list[list[_Type]]:
     return [[by_name[name] for name in group] for group in ordered]
 
 
+def _is_plain_optional(statement: ast.stmt) -> bool:
+    """``x: X | None = None``: a field the read plan of ``WireModel`` (``_runtime/base.py``)
+    reads the same whether or not ``X`` was resolved when the class was created."""
+    if not isinstance(statement, ast.AnnAssign):
+        return False
+    annotation = statement.annotation
+    return (
+        isinstance(annotation, ast.BinOp)
+        and isinstance(annotation.op, ast.BitOr)
+        and isinstance(annotation.left, ast.Name)
+        and isinstance(annotation.right, ast.Constant)
+        and annotation.right.value is None
+        and isinstance(statement.value, ast.Constant)
+        and statement.value.value is None
+    )
+
+
+def _needed_first(t: _Type) -> set[str]:
+    """The names ``t`` needs defined before it: all it uses except the types it names only in
+    plain optional fields (see ``_cycle_order``)."""
+    needed: set[str] = set()
+    for node in [*t.node.bases, *t.node.keywords, *t.node.decorator_list, *t.node.body]:
+        if not _is_plain_optional(cast(ast.stmt, node)):
+            needed |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return needed - {t.name}
+
+
+def _cycle_order(cycle: list[_Type]) -> list[_Type]:
+    """The types of a reference cycle in the order their module defines them.
+
+    A class naming a type defined after it is created with that field unresolved: pydantic
+    resolves it when the class builds (first validates). Until then the field must read as it
+    will after, which holds for a plain ``x: X | None = None`` (optional, no list or map, no
+    alias); every other reference must point back. Among the orders that do that, the one closest
+    to datamodel-codegen's.
+    """
+    left = list(cycle)
+    ordered: list[_Type] = []
+    while left:
+        names = {t.name for t in left}
+        ready = next((t for t in left if not _needed_first(t) & names), None)
+        if ready is None:
+            raise SystemExit(
+                f"the reference cycle of {', '.join(sorted(names))} has no order in which every "
+                "reference to a type defined later is a plain `X | None = None` field "
+                "(see _cycle_order in codegen/models.py)"
+            )
+        ordered.append(ready)
+        left.remove(ready)
+    return ordered
+
+
 def _modules(types: list[_Type]) -> list[_Module]:
     """One module per type. The types of a reference cycle share one (modules that import each
-    other cannot both go first), named after the last of them: it refers to the others, and is
-    the one whose fields are all resolved when it is created."""
+    other cannot both go first), named after the last it defines: the one that refers to the
+    others, and whose fields are all resolved when it is created."""
     modules: list[_Module] = []
     home: dict[str, str] = {}
-    for group in _cycles(types):
+    for cycle in _cycles(types):
+        group = _cycle_order(cycle)
         module = _Module(module_name(group[-1].name), group)
         modules.append(module)
         for t in group:

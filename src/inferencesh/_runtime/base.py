@@ -120,10 +120,6 @@ class _ReadPlan:
     __slots__ = ("collections", "keys", "names", "needs", "strict_fill", "tolerant_fill", "zeros")
 
     def __init__(self, cls: type[WireModel]) -> None:
-        if not cls.__pydantic_fields_complete__:
-            # A model of a reference cycle defined before the others of its cycle (a nested
-            # ``AppDTO`` read as part of a ``TaskDTO``): its fields' types resolve when it builds.
-            cls.model_rebuild()
         names: dict[str, str] = {}
         keys: dict[str, str] = {}
         zeros: dict[str, Callable[[], Any]] = {}

@@ -143,6 +143,8 @@ if TYPE_CHECKING:
     from inferencesh._generated.models.channel_context import ChannelContext as ChannelContext
     from inferencesh._generated.models.channel_type import ChannelType as ChannelType
     from inferencesh._generated.models.chat_data import ChatData as ChatData
+    from inferencesh._generated.models.chat_dto import ChatDTO as ChatDTO
+    from inferencesh._generated.models.chat_dto import ChatMessageDTO as ChatMessageDTO
     from inferencesh._generated.models.chat_event import ChatEvent as ChatEvent
     from inferencesh._generated.models.chat_event_type import ChatEventType as ChatEventType
     from inferencesh._generated.models.chat_hook_event import ChatHookEvent as ChatHookEvent
@@ -152,8 +154,6 @@ if TYPE_CHECKING:
     from inferencesh._generated.models.chat_message_content_type import (
         ChatMessageContentType as ChatMessageContentType,
     )
-    from inferencesh._generated.models.chat_message_dto import ChatDTO as ChatDTO
-    from inferencesh._generated.models.chat_message_dto import ChatMessageDTO as ChatMessageDTO
     from inferencesh._generated.models.chat_message_role import ChatMessageRole as ChatMessageRole
     from inferencesh._generated.models.chat_message_status import (
         CHAT_MESSAGE_STATUS_TERMINAL as CHAT_MESSAGE_STATUS_TERMINAL,
@@ -637,14 +637,14 @@ _MODULES: dict[str, str] = {
     "CancelTaskRequest": "cancel_task_request",
     "ChannelContext": "channel_context",
     "ChannelType": "channel_type",
-    "ChatDTO": "chat_message_dto",
+    "ChatDTO": "chat_dto",
     "ChatData": "chat_data",
     "ChatEvent": "chat_event",
     "ChatEventType": "chat_event_type",
     "ChatHookEvent": "chat_hook_event",
     "ChatMessageContent": "chat_message_content",
     "ChatMessageContentType": "chat_message_content_type",
-    "ChatMessageDTO": "chat_message_dto",
+    "ChatMessageDTO": "chat_dto",
     "ChatMessageRole": "chat_message_role",
     "ChatMessageStatus": "chat_message_status",
     "ChatRunEvent": "chat_run_event",

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from inferencesh._generated.models.chat_message_dto import ChatMessageDTO
+from inferencesh._generated.models.chat_dto import ChatMessageDTO
 from inferencesh._runtime import WireModel
 
 
