@@ -291,10 +291,9 @@ def _is_plain_optional(statement: ast.stmt) -> bool:
 def _needed_first(t: _Type) -> set[str]:
     """The names ``t`` needs defined before it: all it uses except the types it names only in
     plain optional fields (see ``_cycle_order``)."""
-    needed: set[str] = set()
-    for node in [*t.node.bases, *t.node.keywords, *t.node.decorator_list, *t.node.body]:
-        if not _is_plain_optional(cast(ast.stmt, node)):
-            needed |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    header: list[ast.AST] = [*t.node.bases, *t.node.keywords, *t.node.decorator_list]
+    body = [statement for statement in t.node.body if not _is_plain_optional(statement)]
+    needed = {n.id for node in header + body for n in ast.walk(node) if isinstance(n, ast.Name)}
     return needed - {t.name}
 
 
@@ -339,8 +338,8 @@ def _modules(types: list[_Type]) -> list[_Module]:
     for module in modules:
         if module.name in seen:
             raise SystemExit(
-                f"{seen[module.name]} and {module.types[0].name} would share the module "
-                f"{module.name}.py: rename one in schema/overrides.yaml"
+                f"{seen[module.name]} and {module.types[0].name} would both be generated as "
+                f"models/{module.name}.py (see module_name in codegen/models.py)"
             )
         seen[module.name] = module.types[0].name
         names = {n for t in module.types for n in t.names}
