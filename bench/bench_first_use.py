@@ -14,6 +14,10 @@ each side first) that times, from its first statement:
 
 and the baseline, ``import httpx, pydantic``. Interpreter start-up is outside the timing on both
 sides. The sides are interleaved; each figure is the median of ``--runs`` samples (at least 7).
+Two references are timed alike: ``floor``, the baseline plus one two-field pydantic model defined
+and validated (the least any first result that is a pydantic model costs), and ``httpx_no_cli``,
+the baseline with httpx's command-line module kept out (httpx imports it, with click, rich and
+pygments, whenever those are installed, as they are with our ``cli`` and ``server`` extras).
 ``breakdown`` is where the time of ``task`` goes, in CPU time (so other load on the machine moves
 it less), each step the median of the same number of fresh interpreters.
 """
@@ -54,6 +58,15 @@ ENUM = """
 from inferencesh import TaskStatus
 assert TaskStatus(10).name == "COMPLETED"
 """
+FLOOR = """
+import httpx, pydantic
+from pydantic import BaseModel, Field
+class Created(BaseModel):
+    id: str = Field(min_length=1)
+    status: int
+assert Created.model_validate({"id": "t1", "status": 1}).status == 1
+"""
+HTTPX_NO_CLI = "import sys\nsys.modules['httpx._main'] = None\nimport httpx, pydantic"
 # Steps of TASK, each timed on its own (CPU time); the rows of the breakdown.
 STEPS = [
     ("import httpx, pydantic", "import httpx, pydantic"),
@@ -118,6 +131,8 @@ def main() -> None:
             "result": RESULT.format(key=KEY, base=base, run=RUN),
             "task": TASK.format(key=KEY, base=base, run=RUN),
             "enum": ENUM,
+            "floor": FLOOR,
+            "httpx_no_cli": HTTPX_NO_CLI,
         }
         for code in codes.values():  # warm-up: bytecode caches, page cache
             sample(code)
@@ -127,7 +142,7 @@ def main() -> None:
                 times[name].append(sample(code))
         baseline = statistics.median(times["baseline"])
         results["baseline_ms"] = round(baseline * 1e3, 1)
-        for name in ("result", "task", "enum"):
+        for name in ("result", "task", "enum", "floor", "httpx_no_cli"):
             median = statistics.median(times[name])
             results[name] = {"ms": round(median * 1e3, 1), "ratio": round(median / baseline, 2)}
         results["result"]["target"] = f"<= {TARGET}"
