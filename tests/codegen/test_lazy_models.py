@@ -83,7 +83,7 @@ def test_importing_an_enum_loads_that_enum_alone_and_no_pydantic() -> None:
 
 def test_the_types_module_loads_only_the_names_used() -> None:
     state = fresh("from inferencesh.types import TaskStatus, ToolParamType\n" + STATE)
-    assert state["loaded"] == ["task_status", "tool_param_type"]
+    assert state == {"loaded": ["task_status", "tool_param_type"], "built": [], "pydantic": False}
 
 
 def test_importing_a_model_creates_the_types_it_refers_to_and_builds_none() -> None:
