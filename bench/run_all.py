@@ -18,6 +18,7 @@ SCRIPTS = [
     "bench_codegen.py",
     "bench_runtime_echo.py",
     "bench_client.py",
+    "bench_first_use.py",
     "bench_stream_decode.py",
 ]
 

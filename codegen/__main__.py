@@ -13,6 +13,7 @@ import difflib
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,19 +38,23 @@ RESOURCES_INIT = (
 )
 
 
-def _ruff(source: str, relpath: Path) -> str:
-    """Fix and format generated source with the pinned ruff and the project's configuration."""
+def _ruff(files: dict[Path, str]) -> dict[Path, str]:
+    """Fix and format generated sources with the pinned ruff and the project's configuration.
+
+    The files are written under a temporary folder at their paths in the repository and ruff runs
+    once over all of them: one run per file would cost seconds with a module per model type.
+    """
     ruff = str(Path(sys.executable).parent / "ruff")
-    for args in (["check", "--fix-only", "--exit-zero", "--quiet"], ["format", "--quiet"]):
-        source = subprocess.run(
-            [ruff, *args, "--stdin-filename", str(relpath), "-"],
-            input=source,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        ).stdout
-    return source
+    config = ["--config", str(ROOT / "pyproject.toml")]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for relpath, text in files.items():
+            (work / relpath).parent.mkdir(parents=True, exist_ok=True)
+            (work / relpath).write_text(text)
+        targets = [str(relpath) for relpath in files]
+        for args in (["check", "--fix-only", "--exit-zero", "--quiet"], ["format", "--quiet"]):
+            subprocess.run([ruff, *args, *config, *targets], check=True, cwd=work)
+        return {relpath: (work / relpath).read_text() for relpath in files}
 
 
 def render_all() -> dict[Path, str]:
@@ -70,9 +75,9 @@ def render_all() -> dict[Path, str]:
     used = {name for op in spec.operations for name in op.models}
     models, names = render_models(used)
     defs: dict[str, Any] = json.loads(TYPES.read_text())["$defs"]
-    files = {
+    files = {GENERATED / "models" / name: text for name, text in models.items()}
+    files |= {
         GENERATED / "__init__.py": PACKAGE_INIT,
-        GENERATED / "models.py": models,
         GENERATED / "params.py": render_params(spec, defs, names),
         GENERATED / "client.py": render_client(spec),
         GENERATED / "generator_options.py": render_generator_options(),
@@ -82,7 +87,7 @@ def render_all() -> dict[Path, str]:
     for group, source in render_resources(spec, names).items():
         files[GENERATED / "resources" / f"{group}.py"] = source
     files.update(render_sync())
-    rendered = {path: _ruff(text, path) for path, text in files.items()}
+    rendered = _ruff(files)
     rendered[API_DOC] = render_api_doc(spec)
     return rendered
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import inferencesh
 
@@ -51,6 +52,76 @@ def test_creating_clients_loads_no_model_runtime() -> None:
         "inferencesh.async_inference(api_key='k', base_url='http://127.0.0.1:9')"
     )
     assert not ({"inferencesh._runtime.base", "pydantic.main"} & modules)
+
+
+def test_importing_an_enum_builds_no_model() -> None:
+    modules = loaded_after("from inferencesh import TaskStatus")
+    models = {m for m in modules if m.startswith("inferencesh._generated.models.")}
+    assert models == {"inferencesh._generated.models.task_status"}
+    assert "pydantic.main" not in modules
+
+
+# A first use in a fresh interpreter: a client, a created task, then a full task, over HTTP.
+FIRST_USE = """
+import json, sys
+from pydantic import BaseModel
+import inferencesh
+
+def built():
+    return sorted(
+        value.__name__
+        for name, module in list(sys.modules.items())
+        if name.startswith("inferencesh._generated.models.")
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, BaseModel) and value.__pydantic_complete__
+    )
+
+client = inferencesh.inference(api_key="k", base_url=sys.argv[1])
+created = client.tasks.run({"app": "infsh/echo", "input": {"text": "hi"}}, wait=False)
+after_run = built()
+task = client.tasks.get(created.id)
+print(json.dumps({
+    "created": [type(created).__name__, created.id, repr(created.status)],
+    "after_run": after_run,
+    "task": [type(task).__name__, repr(task.status), task.output, task["app_id"]],
+    "app": [type(task.app).__name__, task.app.version.env, task.app.version.metadata],
+    "logs": [type(log).__name__ for log in task.logs],
+    "after_get": built(),
+}))
+"""
+
+
+def test_a_first_result_validates_as_before_in_a_fresh_interpreter() -> None:
+    from tests.endpoints._loopback import Loopback, Seen, envelope
+
+    fixtures = ROOT / "tests" / "codegen" / "fixtures"
+    created = json.loads((fixtures / "TaskResultDTO.json").read_text())
+    task = json.loads((fixtures / "TaskDTO.json").read_text())
+    version = {**task, "id": "ver_3c1d", "env": None, "metadata": None, "input_schema": {}}
+    app = {**task, "id": "app_echo", "version": version, "category": "text", "images": {}}
+
+    def answer(seen: Seen) -> Any:
+        if seen.method == "POST" and seen.path == "/apps/run":
+            return envelope(created)
+        return envelope({**task, "id": seen.path.rsplit("/", 1)[1], "app": app})
+
+    with Loopback(answer) as server:
+        done = subprocess.run(
+            [sys.executable, "-c", FIRST_USE, server.base_url],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["created"] == ["TaskResultDTO", created["id"], "<TaskStatus.COMPLETED: 10>"]
+    # The first result built its own validator and that of the body sent, nothing else.
+    assert out["after_run"] == ["ApiAppRunRequest", "TaskResultDTO"]
+    assert out["task"] == ["TaskDTO", "<TaskStatus.COMPLETED: 10>", task["output"], "app_echo"]
+    # AppDTO and AppVersionDTO come before TaskDTO in their cycle: read nested, null maps are {}.
+    assert out["app"] == ["AppDTO", {}, {}]
+    assert out["logs"] == ["TaskLog"]
+    assert out["after_get"] == ["ApiAppRunRequest", "TaskDTO", "TaskResultDTO"]
 
 
 def test_every_public_name_is_listed_and_resolves() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS = Path("src/inferencesh/_generated/models.py")
+GENERATED = Path("src/inferencesh/_generated")
+MODELS = GENERATED / "models"
 
 
 @pytest.fixture
@@ -43,17 +44,17 @@ def codegen(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_committed_code_is_current_and_regeneration_is_byte_identical(scratch: Path) -> None:
-    before = {p: p.read_bytes() for p in (scratch / MODELS.parent).glob("*.py")}
+    before = {p: p.read_bytes() for p in (scratch / GENERATED).rglob("*.py")}
     check = codegen(scratch, "--check")
     assert check.returncode == 0, check.stdout + check.stderr
     write = codegen(scratch)
     assert write.returncode == 0, write.stderr
-    after = {p: p.read_bytes() for p in (scratch / MODELS.parent).glob("*.py")}
+    after = {p: p.read_bytes() for p in (scratch / GENERATED).rglob("*.py")}
     assert after == before
 
 
 def test_a_hand_edit_in_generated_code_fails_the_check(scratch: Path) -> None:
-    target = scratch / MODELS
+    target = scratch / MODELS / "task_status.py"
     target.write_text(target.read_text().replace("REJECTED = 13", "REJECTED = 31", 1))
     check = codegen(scratch, "--check")
     assert check.returncode == 1
@@ -72,11 +73,12 @@ def test_an_async_source_edited_without_regenerating_fails_the_check(scratch: Pa
     )
 
 
-def test_a_stray_file_in_generated_fails_the_check(scratch: Path) -> None:
-    (scratch / MODELS.parent / "handwritten.py").write_text("x = 1\n")
+@pytest.mark.parametrize("folder", [GENERATED, MODELS])
+def test_a_stray_file_in_generated_fails_the_check(scratch: Path, folder: Path) -> None:
+    (scratch / folder / "handwritten.py").write_text("x = 1\n")
     check = codegen(scratch, "--check")
     assert check.returncode == 1
-    assert "handwritten.py" in check.stdout
+    assert f"{folder / 'handwritten.py'}: not produced by the generator" in check.stdout
 
 
 def test_a_schema_change_shows_up_as_exactly_that_change(scratch: Path) -> None:
@@ -88,12 +90,24 @@ def test_a_schema_change_shows_up_as_exactly_that_change(scratch: Path) -> None:
     defs["TaskStatus"]["x-enum-varnames"].append("PAUSED")
     defs["TaskStatus"]["x-enum-descriptions"].append("")
     schema_path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
-    before = (scratch / MODELS).read_text().splitlines()
+    before = model_files(scratch)
     assert codegen(scratch).returncode == 0
-    after = (scratch / MODELS).read_text().splitlines()
-    diff = [
-        line
-        for line in difflib.unified_diff(before, after, lineterm="", n=0)
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
-    ]
-    assert diff == ["+    PAUSED = 14", "+    priority: int | None = None"]
+    after = model_files(scratch)
+    assert before.keys() == after.keys()
+    diff = {
+        name: [
+            line
+            for line in difflib.unified_diff(before[name], after[name], lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        ]
+        for name in before
+        if before[name] != after[name]
+    }
+    assert diff == {
+        "task_status.py": ["+    PAUSED = 14"],
+        "task_dto.py": ["+    priority: int | None = None"],
+    }
+
+
+def model_files(root: Path) -> dict[str, list[str]]:
+    return {path.name: path.read_text().splitlines() for path in (root / MODELS).glob("*.py")}

@@ -224,5 +224,5 @@ def test_a_renamed_member_with_its_alias_and_a_new_terminal_status_are_terminal(
     out = json.loads(done.stdout)
     assert out["terminal"] == [True, True, True, True, True, False]
     assert out["alias"] is True
-    models = (scratch / "src/inferencesh/_generated/models.py").read_text()
+    models = (scratch / "src/inferencesh/_generated/models/task_status.py").read_text()
     assert "TaskStatus.CANCELLED" in models and "TaskStatus.EXPIRED" in models

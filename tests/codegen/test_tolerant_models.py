@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from codegen.models import client_needs
 from inferencesh._generated import models
@@ -67,13 +68,23 @@ def conforms(value: Any, annotation: Any) -> bool:
     raise AssertionError(f"no rule for {annotation!r}")
 
 
+def fields(model: type[WireModel]) -> dict[str, FieldInfo]:
+    """The model's fields with their types resolved.
+
+    Models build on first use, and a model defined before the others of its reference cycle
+    (``AgentDTO``) resolves its fields' types only then; ``model_rebuild`` is that build.
+    """
+    model.model_rebuild()
+    return model.model_fields
+
+
 def needed(model: type[WireModel]) -> dict[str, Any]:
     """A body with only the fields the client needs (a usable value for each)."""
     return {name: "needed" for name in model.__client_needs__}
 
 
 def wire_name(model: type[WireModel], name: str) -> str:
-    return model.model_fields[name].alias or name
+    return fields(model)[name].alias or name
 
 
 def takes_anything(annotation: Any) -> bool:
@@ -88,7 +99,7 @@ def required_scalars(model: type[WireModel]) -> set[str]:
     """Wire names of required fields that are not collections (those read as empty always)."""
     return {
         wire_name(model, name)
-        for name, field in model.model_fields.items()
+        for name, field in fields(model).items()
         if field.is_required()
         and not is_collection(field.annotation)
         and name not in model.__client_needs__
@@ -129,7 +140,7 @@ def test_an_empty_body_reads_with_every_field_present_and_typed(model: type[Wire
 
 @pytest.mark.parametrize("model", RESPONSE_MODELS, ids=ids)
 def test_null_in_every_field_reads_as_zero_values(model: type[WireModel]) -> None:
-    body = {wire_name(model, name): None for name in model.model_fields}
+    body = {wire_name(model, name): None for name in fields(model)}
     parsed = model.model_validate({**body, **needed(model)}, context=TOLERANT)
     for name, field in model.model_fields.items():
         assert conforms(parsed.__dict__[name], field.annotation), name
@@ -139,7 +150,7 @@ def test_null_in_every_field_reads_as_zero_values(model: type[WireModel]) -> Non
 def test_values_of_the_wrong_type_are_kept_as_sent(model: type[WireModel]) -> None:
     sent = {
         name: wrong_value(field.annotation)
-        for name, field in model.model_fields.items()
+        for name, field in fields(model).items()
         if not takes_anything(field.annotation) and name not in model.__client_needs__
     }
     body = {wire_name(model, name): value for name, value in sent.items()}

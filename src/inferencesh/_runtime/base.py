@@ -189,6 +189,9 @@ class WireModel(BaseModel):
     """
 
     model_config = ConfigDict(
+        # A model builds its validator the first time it validates: building all of them at
+        # import cost hundreds of milliseconds, and a program uses few.
+        defer_build=True,
         extra="allow",
         populate_by_name=True,
         serialize_by_alias=True,

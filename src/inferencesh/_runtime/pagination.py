@@ -8,11 +8,13 @@ per-call options. Iterating a page yields its items and then those of every foll
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic
 
 from pydantic import PrivateAttr
 
-from inferencesh._runtime.envelope import CursorListResponse
+# The page's own type parameter: a subclass parametrized with a different TypeVar would make
+# pydantic build CursorListResponse when this module is imported.
+from inferencesh._runtime.envelope import CursorListResponse, ItemT
 
 if TYPE_CHECKING:
     from inferencesh._runtime.request import Call, RequestOptions
@@ -28,8 +30,6 @@ __all__ = [
     "sync_page",
     "sync_page_raw",
 ]
-
-ItemT = TypeVar("ItemT")
 
 
 class _Page(CursorListResponse[ItemT], Generic[ItemT]):

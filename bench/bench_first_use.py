@@ -1,0 +1,160 @@
+"""The first use of the client, in a fresh interpreter, against a fresh ``import httpx, pydantic``.
+
+    .venv/bin/python bench/bench_first_use.py [--runs 15]
+
+Each sample is a new interpreter (bytecode caches warm, as after any install; one warm-up run of
+each side first) that times, from its first statement:
+
+- ``result``: ``import inferencesh``, a client, and the first typed result, a ``TaskResultDTO``
+  from ``tasks.run(..., wait=False)`` answered by the canned loopback server of
+  ``bench/_client_server.py``;
+- ``task``: the same, then ``tasks.get(...)``, the first ``TaskDTO`` (what a waiting ``run()``
+  returns; the model with the most types behind it);
+- ``enum``: ``from inferencesh import TaskStatus``;
+
+and the baseline, ``import httpx, pydantic``. Interpreter start-up is outside the timing on both
+sides. The sides are interleaved; each figure is the median of ``--runs`` samples (at least 7).
+Two references are timed alike: ``floor``, the baseline plus one two-field pydantic model defined
+and validated (the least any first result that is a pydantic model costs), and ``httpx_no_cli``,
+the baseline with httpx's command-line module kept out (httpx imports it, with click, rich and
+pygments, whenever those are installed, as they are with our ``cli`` and ``server`` extras).
+``breakdown`` is where the time of ``task`` goes, in CPU time (so other load on the machine moves
+it less), each step the median of the same number of fresh interpreters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+from bench_client import KEY, RUN, server  # noqa: E402
+
+PY = sys.executable
+BASELINE = "import httpx, pydantic"
+RESULT = """
+import inferencesh
+client = inferencesh.inference(api_key={key!r}, base_url={base!r})
+result = client.tasks.run({run!r}, wait=False)
+assert type(result).__name__ == "TaskResultDTO" and result.status == 1, result
+"""
+TASK = (
+    RESULT
+    + """
+task = client.tasks.get("t1")
+assert type(task).__name__ == "TaskDTO" and task.status.name == "COMPLETED", task
+"""
+)
+ENUM = """
+from inferencesh import TaskStatus
+assert TaskStatus(10).name == "COMPLETED"
+"""
+FLOOR = """
+import httpx, pydantic
+from pydantic import BaseModel, Field
+class Created(BaseModel):
+    id: str = Field(min_length=1)
+    status: int
+assert Created.model_validate({"id": "t1", "status": 1}).status == 1
+"""
+HTTPX_NO_CLI = "import sys\nsys.modules['httpx._main'] = None\nimport httpx, pydantic"
+# Steps of TASK, each timed on its own (CPU time); the rows of the breakdown.
+STEPS = [
+    ("import httpx, pydantic", "import httpx, pydantic"),
+    (
+        "a client",
+        "import inferencesh\nclient = inferencesh.inference(api_key={key!r}, base_url={base!r})",
+    ),
+    (
+        "pydantic's model machinery",
+        "from pydantic import BaseModel, Field\nimport pydantic.plugin._loader",
+    ),
+    (
+        "the generated models client.tasks imports",
+        "from inferencesh._generated.models import ApiAppRunRequest, TaskDTO, TaskResultDTO",
+    ),
+    ("the rest of client.tasks", "client.tasks"),
+    ("first result (TaskResultDTO)", "result = client.tasks.run({run!r}, wait=False)"),
+    ("first TaskDTO", "task = client.tasks.get('t1')"),
+]
+TARGET = 1.3
+
+
+def sample(code: str, clock: str = "perf_counter") -> float:
+    """Seconds ``code`` takes in a fresh interpreter, timed from its first statement."""
+    script = f"import time\n_t = time.{clock}()\n{code}\nprint(time.{clock}() - _t)"
+    # With bytecode caches, as after any install: an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE would otherwise compile our sources in every sample.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    out = subprocess.run([PY, "-c", script], capture_output=True, text=True, check=True, env=env)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def steps_sample(base: str) -> list[float]:
+    """CPU seconds of each step of STEPS, in one fresh interpreter."""
+    lines = ["import time", "_marks = [time.process_time()]"]
+    for _, code in STEPS:
+        lines.append(code.format(key=KEY, base=base, run=RUN))
+        lines.append("_marks.append(time.process_time())")
+    lines.append("print([b - a for a, b in zip(_marks, _marks[1:])])")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    out = subprocess.run(
+        [PY, "-c", "\n".join(lines)], capture_output=True, text=True, check=True, env=env
+    )
+    return [float(x) for x in json.loads(out.stdout.strip().splitlines()[-1])]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    runs = max(7, args.runs)
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "python": platform.python_version(),
+        "runs_per_figure": runs,
+        # Other work on the machine moves both sides of a ratio, but not always alike.
+        "load_average_at_start": os.getloadavg()[0],
+    }
+    with server() as base:
+        codes = {
+            "baseline": BASELINE,
+            "result": RESULT.format(key=KEY, base=base, run=RUN),
+            "task": TASK.format(key=KEY, base=base, run=RUN),
+            "enum": ENUM,
+            "floor": FLOOR,
+            "httpx_no_cli": HTTPX_NO_CLI,
+        }
+        for code in codes.values():  # warm-up: bytecode caches, page cache
+            sample(code)
+        times: dict[str, list[float]] = {name: [] for name in codes}
+        for _ in range(runs):
+            for name, code in codes.items():
+                times[name].append(sample(code))
+        baseline = statistics.median(times["baseline"])
+        results["baseline_ms"] = round(baseline * 1e3, 1)
+        for name in ("result", "task", "enum", "floor", "httpx_no_cli"):
+            median = statistics.median(times[name])
+            results[name] = {"ms": round(median * 1e3, 1), "ratio": round(median / baseline, 2)}
+        results["result"]["target"] = f"<= {TARGET}"
+        results["result"]["met"] = results["result"]["ratio"] <= TARGET
+        steps = [steps_sample(base) for _ in range(runs)]
+        results["breakdown_cpu_ms"] = {
+            label: round(statistics.median(s[i] for s in steps) * 1e3, 1)
+            for i, (label, _) in enumerate(STEPS)
+        }
+    results["load_average_at_end"] = os.getloadavg()[0]
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
