@@ -5,6 +5,7 @@ Every response is prebuilt so that the server costs the same for raw httpx and f
 ``PUT /bucket`` (the body is read and dropped); ``GET /tasks/status-N-L/stream`` and
 ``GET /tasks/delta-N-L/stream`` stream N partial updates or N token deltas as NDJSON, L lines per
 HTTP chunk: 1 is a server that flushes every line, 256 a busy server or a proxy that batches.
+``_client_server.py 20`` answers ``POST /apps/run`` 20 ms late, as a distant server would.
 """
 
 from __future__ import annotations
@@ -128,7 +129,10 @@ class _Protocol(asyncio.Protocol):
     def _route(self, method: str, path: str, body: bytes) -> None:
         assert self.transport is not None
         if method == "POST" and path == "/apps/run":
-            self.transport.write(self.created)
+            if DELAY:  # a server (or a network) that takes a while to answer
+                asyncio.get_running_loop().call_later(DELAY, self.transport.write, self.created)
+            else:
+                self.transport.write(self.created)
         elif method == "POST" and path == "/files":
             record = dict(
                 TASK,
@@ -165,6 +169,10 @@ class _Protocol(asyncio.Protocol):
             cached = head + b"".join(chunks) + b"0\r\n\r\n"
             self.streams[name] = cached
         return cached
+
+
+# Seconds before ``POST /apps/run`` is answered: the first argument, in milliseconds (default 0).
+DELAY = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.0
 
 
 async def main() -> None:
