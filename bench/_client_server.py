@@ -77,6 +77,7 @@ class _Protocol(asyncio.Protocol):
     created = _response("200 OK", json.dumps(CREATED).encode())
     put_ok = _response("200 OK", b"")
     streams: dict[str, bytes] = {}
+    delay = 0.0
 
     def __init__(self, base: list[str]) -> None:
         self.base = base
@@ -129,8 +130,9 @@ class _Protocol(asyncio.Protocol):
     def _route(self, method: str, path: str, body: bytes) -> None:
         assert self.transport is not None
         if method == "POST" and path == "/apps/run":
-            if DELAY:  # a server (or a network) that takes a while to answer
-                asyncio.get_running_loop().call_later(DELAY, self.transport.write, self.created)
+            if self.delay:  # a server (or a network) that takes a while to answer
+                loop = asyncio.get_running_loop()
+                loop.call_later(self.delay, self.transport.write, self.created)
             else:
                 self.transport.write(self.created)
         elif method == "POST" and path == "/files":
@@ -171,11 +173,9 @@ class _Protocol(asyncio.Protocol):
         return cached
 
 
-# Seconds before ``POST /apps/run`` is answered: the first argument, in milliseconds (default 0).
-DELAY = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.0
-
-
 async def main() -> None:
+    # Seconds before ``POST /apps/run`` is answered: the first argument, in milliseconds.
+    _Protocol.delay = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.0
     loop = asyncio.get_running_loop()
     base: list[str] = [""]
     server = await loop.create_server(lambda: _Protocol(base), "127.0.0.1", 0, backlog=2048)
