@@ -294,9 +294,11 @@ class TaskStreamMachine:
         return self._ndjson_updates(self._framer.lines(chunk))
 
     def _ndjson_updates(self, lines: list[bytes]) -> Iterator[dict[str, Any]]:
-        # The hot loop of a stream: framing, decoding and applying in one frame (_decode's
-        # common case inline: a short line pydantic-core reads).
+        # The hot loop of a stream: framing, decoding and applying in one frame, with the common
+        # cases of _decode (a short line pydantic-core reads) and of handle (a partial update:
+        # no "type", no "event", "fields" and a "data" object) inline.
         handle = self.handle
+        partial = self._partial
         for line in lines:
             if not line:
                 continue
@@ -307,11 +309,20 @@ class TaskStreamMachine:
                     message = _decode_refused(line)
             else:
                 message = _decode(line)
-            update = handle(message)
+            if (
+                type(message) is dict
+                and "fields" in message
+                and "event" not in message
+                and "type" not in message
+                and type(data := message.get("data")) is dict  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType, reportUnknownArgumentType]
+            ):
+                update = partial(data, message["fields"])  # pyright: ignore[reportUnknownArgumentType]
+            else:
+                update = handle(message)
             if update is not None:
                 yield update
-                if self.done:
-                    return
+            if self.done:
+                return
 
     def _updates(self, messages: Iterator[Any]) -> Iterator[dict[str, Any]]:
         for message in messages:

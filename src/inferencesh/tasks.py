@@ -480,17 +480,18 @@ class _TaskBuilder:
         self._base: TaskDTO | None = None  # a built update the next ones build on
         self._since: frozenset[str] | None = None  # fields changed since its state (None: unknown)
 
-    def __call__(self, state: dict[str, Any]) -> TaskDTO:
+    def build(self, state: dict[str, Any]) -> TaskDTO:
+        """The update of ``state``, the state that follows the last one given."""
         last = self._last
         if last is not None and last is not self._base and _get_source(last) is None:
             self._base, self._since = last, _NOTHING
-        changed: frozenset[str] | None = getattr(state, "changed", None)
         since = self._since
-        if changed is None or since is None:
-            since = None
-        elif not changed <= since:
-            since = since | changed
-        self._since = since
+        if since is not None:
+            changed: frozenset[str] | None = getattr(state, "changed", None)
+            if changed is None:
+                since = self._since = None
+            elif not changed <= since:
+                since = self._since = since | changed
         task: TaskDTO = _new_model(_StreamTask)
         _set_source(task, (state, self._base, since, self._context))
         self._last = task
@@ -515,7 +516,7 @@ class TaskStream:
 
     def __init__(self, updates: Iterator[dict[str, Any]], context: Any = TOLERANT) -> None:
         self._updates = updates
-        self._build = _TaskBuilder(context)
+        self._build = _TaskBuilder(context).build
         self.result: TaskDTO | None = None
 
     def __iter__(self) -> TaskStream:
@@ -549,7 +550,7 @@ class AsyncTaskStream:
 
     def __init__(self, updates: AsyncIterator[dict[str, Any]], context: Any = TOLERANT) -> None:
         self._updates = updates
-        self._build = _TaskBuilder(context)
+        self._build = _TaskBuilder(context).build
         self.result: TaskDTO | None = None
 
     def __aiter__(self) -> AsyncTaskStream:

@@ -143,7 +143,7 @@ STREAM = lines(
 
 
 def test_incremental_updates_equal_full_validation() -> None:
-    build = _TaskBuilder()
+    build = _TaskBuilder().build
     states = TaskStreamMachine().feed(STREAM)
     assert len(states) == 9
     for state in states:
@@ -170,7 +170,7 @@ def test_updates_handed_out_never_change() -> None:
 
 
 def test_an_update_shares_no_mutable_slot_with_the_one_before() -> None:
-    build = _TaskBuilder()
+    build = _TaskBuilder().build
     states = TaskStreamMachine().feed(
         lines(
             task(status=7, extra_field={"k": 1}),

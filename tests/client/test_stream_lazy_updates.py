@@ -73,7 +73,7 @@ def seen(update: TaskDTO) -> dict[str, Any]:
 @pytest.mark.parametrize("context", [TOLERANT, None], ids=["tolerant", "strict"])
 def test_updates_read_in_any_order_at_any_time_are_their_states(seed: int, context: Any) -> None:
     rng = random.Random(seed)
-    build = _TaskBuilder(context)
+    build = _TaskBuilder(context).build
     given = states()
     updates: list[TaskDTO] = []
     for state in given:
@@ -88,22 +88,22 @@ def test_updates_read_in_any_order_at_any_time_are_their_states(seed: int, conte
 
 def test_an_update_is_a_task_dto_in_every_respect() -> None:
     state = states()[1]
-    update = _TaskBuilder()(state)
+    update = _TaskBuilder().build(state)
     assert isinstance(update, TaskDTO)
     want = _to_task(state)
     assert update == want and want == update
     assert repr(update) == repr(want)
-    update = _TaskBuilder()(state)
+    update = _TaskBuilder().build(state)
     assert update.status is TaskStatus.RUNNING and update["later"] == "x" and "later" in update
     for made in (copy.copy(update), copy.deepcopy(update), update.model_copy()):
         assert made == want and made.__dict__ is not update.__dict__
-    revived = pickle.loads(pickle.dumps(_TaskBuilder()(state)))
+    revived = pickle.loads(pickle.dumps(_TaskBuilder().build(state)))
     assert type(revived) is TaskDTO and revived == want
     assert update.to_dict() == want.to_dict() and list(update.keys()) == list(want.keys())
 
 
 def test_assigning_to_an_update_changes_no_other() -> None:
-    build = _TaskBuilder()
+    build = _TaskBuilder().build
     given = states()
     first = build(given[0])
     assert first.error is None  # built: the next update builds on it
