@@ -295,10 +295,9 @@ class TaskStreamMachine:
 
     def _ndjson_updates(self, lines: list[bytes]) -> Iterator[dict[str, Any]]:
         # The hot loop of a stream: framing, decoding and applying in one frame, with the common
-        # cases of _decode (a short line pydantic-core reads) and of handle (a partial update:
-        # no "type", no "event", "fields" and a "data" object) inline.
-        handle = self.handle
-        partial = self._partial
+        # cases of _decode (a short line pydantic-core reads) and of handle (a partial update or
+        # a delta) inline; everything else goes through handle.
+        handle, partial, delta = self.handle, self._partial, self._delta
         for line in lines:
             if not line:
                 continue
@@ -311,12 +310,16 @@ class TaskStreamMachine:
                 message = _decode(line)
             if (
                 type(message) is dict
-                and "fields" in message
-                and "event" not in message
                 and "type" not in message
                 and type(data := message.get("data")) is dict  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType, reportUnknownArgumentType]
             ):
-                update = partial(data, message["fields"])  # pyright: ignore[reportUnknownArgumentType]
+                event = message.get("event")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+                if event is None and "fields" in message:
+                    update = partial(data, message["fields"])  # pyright: ignore[reportUnknownArgumentType]
+                elif event == "delta":
+                    update = delta(data)  # pyright: ignore[reportUnknownArgumentType]
+                else:
+                    update = handle(message)
             else:
                 update = handle(message)
             if update is not None:
