@@ -5,6 +5,7 @@ Every response is prebuilt so that the server costs the same for raw httpx and f
 ``PUT /bucket`` (the body is read and dropped); ``GET /tasks/status-N-L/stream`` and
 ``GET /tasks/delta-N-L/stream`` stream N partial updates or N token deltas as NDJSON, L lines per
 HTTP chunk: 1 is a server that flushes every line, 256 a busy server or a proxy that batches.
+``_client_server.py 20`` answers ``POST /apps/run`` 20 ms late, as a distant server would.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class _Protocol(asyncio.Protocol):
     created = _response("200 OK", json.dumps(CREATED).encode())
     put_ok = _response("200 OK", b"")
     streams: dict[str, bytes] = {}
+    delay = 0.0
 
     def __init__(self, base: list[str]) -> None:
         self.base = base
@@ -128,7 +130,11 @@ class _Protocol(asyncio.Protocol):
     def _route(self, method: str, path: str, body: bytes) -> None:
         assert self.transport is not None
         if method == "POST" and path == "/apps/run":
-            self.transport.write(self.created)
+            if self.delay:  # a server (or a network) that takes a while to answer
+                loop = asyncio.get_running_loop()
+                loop.call_later(self.delay, self.transport.write, self.created)
+            else:
+                self.transport.write(self.created)
         elif method == "POST" and path == "/files":
             record = dict(
                 TASK,
@@ -168,6 +174,8 @@ class _Protocol(asyncio.Protocol):
 
 
 async def main() -> None:
+    # Seconds before ``POST /apps/run`` is answered: the first argument, in milliseconds.
+    _Protocol.delay = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.0
     loop = asyncio.get_running_loop()
     base: list[str] = [""]
     server = await loop.create_server(lambda: _Protocol(base), "127.0.0.1", 0, backlog=2048)

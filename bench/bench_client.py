@@ -1,6 +1,6 @@
 """Client benchmarks: each figure is a ratio against a raw client measured in the same run.
 
-    .venv/bin/python bench/bench_client.py [import|calls|streams|upload|burst ...] [--runs 5]
+    .venv/bin/python bench/bench_client.py [import|calls|streams|upload|burst|bounds ...] [--runs 5]
 
 The server (bench/_client_server.py) runs in its own process and answers from prebuilt bytes,
 so both sides of every ratio pay the same server cost. Streams are served in two shapes: one
@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,11 @@ STREAM_TARGETS = {
 
 
 @contextmanager
-def server() -> Iterator[str]:
+def server(delay_ms: int = 0) -> Iterator[str]:
     proc = subprocess.Popen(
-        [PY, str(HERE / "_client_server.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [PY, str(HERE / "_client_server.py"), str(delay_ms)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stdin is not None
     port = int(proc.stdout.readline())
@@ -71,6 +73,17 @@ def interleaved(
         raw_times.append(raw())
         our_times.append(ours())
     return raw_times, our_times
+
+
+def interleaved_all(sides: tuple[Callable[[], float], ...], runs: int) -> list[list[float]]:
+    """Like ``interleaved``, for any number of sides."""
+    for side in sides:
+        side()
+    times: list[list[float]] = [[] for _ in sides]
+    for _ in range(runs):
+        for side, taken in zip(sides, times, strict=True):
+            taken.append(side())
+    return times
 
 
 def bench_import(results: dict[str, Any], runs: int) -> None:
@@ -159,7 +172,19 @@ def bench_streams(results: dict[str, Any], base: str, runs: int, n: int = 20000)
             assert count >= n, count
             return time.perf_counter() - t
 
-        raw_times, our_times = interleaved(raw, ours, runs)
+        def ours_read(task_id: str = task_id) -> float:
+            # A consumer that reads every update (so each is built), as most do.
+            t = time.perf_counter()
+            count = 0
+            with client.tasks.stream(task_id) as stream:
+                for update in stream:
+                    update.status  # noqa: B018
+                    update.output  # noqa: B018
+                    count += 1
+            assert count >= n, count
+            return time.perf_counter() - t
+
+        raw_times, our_times, read_times = interleaved_all((raw, ours, ours_read), runs)
         r, o = statistics.median(raw_times), statistics.median(our_times)
         shape = next(name for name, size in SHAPES.items() if size == per_chunk)
         results[f"stream_{kind}, {shape}"] = {
@@ -167,6 +192,7 @@ def bench_streams(results: dict[str, Any], base: str, runs: int, n: int = 20000)
             "ours_updates_per_s": (n + 2) / o,
             "ratio": r / o,
             "target": f">= {target} (throughput)",
+            "ratio_reading_each_update": r / statistics.median(read_times),
         }
     client.close()
     raw_client.close()
@@ -213,13 +239,20 @@ def bench_upload(results: dict[str, Any], base: str, runs: int, mib: int = 512) 
     }
 
 
-def bench_burst(results: dict[str, Any], base: str, runs: int, n: int = 1000) -> None:
+def _bursts(
+    base: str, runs: int, bounds: tuple[int | None, ...], n: int = 1000
+) -> tuple[list[float], list[list[float]]]:
+    """Seconds for ``n`` concurrent POSTs with raw aiohttp, and for ``n`` concurrent
+    ``tasks.run(wait=False)`` on a fresh async client with each ``max_concurrency`` in
+    ``bounds`` (``None``: the client's default), interleaved."""
     import aiohttp
 
     from inferencesh import async_inference
+    from inferencesh._transport import DEFAULT_MAX_CONCURRENCY
 
-    async def ours() -> float:
-        async with async_inference(api_key=KEY, base_url=base) as client:
+    async def ours(bound: int | None) -> float:
+        limit = DEFAULT_MAX_CONCURRENCY if bound is None else bound
+        async with async_inference(api_key=KEY, base_url=base, max_concurrency=limit) as client:
             t = time.perf_counter()
             await asyncio.gather(*(client.tasks.run(RUN, wait=False) for _ in range(n)))
             return time.perf_counter() - t
@@ -235,10 +268,16 @@ def bench_burst(results: dict[str, Any], base: str, runs: int, n: int = 1000) ->
             await asyncio.gather(*(one() for _ in range(n)))
             return time.perf_counter() - t
 
-    def run(fn: Callable[[], Awaitable[float]]) -> Callable[[], float]:
-        return lambda: asyncio.run(fn())  # type: ignore[arg-type]
+    def side(bound: int | None) -> Callable[[], float]:
+        return lambda: asyncio.run(ours(bound))
 
-    raw_times, our_times = interleaved(run(raw), run(ours), runs)
+    sides = (lambda: asyncio.run(raw()), *(side(bound) for bound in bounds))
+    raw_times, *our_times = interleaved_all(sides, runs)
+    return raw_times, our_times
+
+
+def bench_burst(results: dict[str, Any], base: str, runs: int, n: int = 1000) -> None:
+    raw_times, (our_times,) = _bursts(base, runs, (None,), n)
     r, o = statistics.median(raw_times), statistics.median(our_times)
     results["burst"] = {
         "runs": n,
@@ -247,6 +286,25 @@ def bench_burst(results: dict[str, Any], base: str, runs: int, n: int = 1000) ->
         "ratio": o / r,
         "target": "<= 1.5 (time)",
     }
+
+
+BOUNDS = (8, 16, 32, 64, 100)
+
+
+def bench_bounds(results: dict[str, Any], runs: int) -> None:
+    """The burst for each ``max_concurrency`` in ``BOUNDS``: on loopback, and against a
+    server that answers 20 ms late (aiohttp opens up to 100 connections)."""
+    for delay_ms in (0, 20):
+        with server(delay_ms) as base:
+            raw_times, our_times = _bursts(base, runs, BOUNDS)
+        r = statistics.median(raw_times)
+        results[f"bounds, server answering after {delay_ms} ms"] = {
+            "raw_aiohttp_s": r,
+            **{
+                f"ratio at {b}": statistics.median(t) / r
+                for b, t in zip(BOUNDS, our_times, strict=True)
+            },
+        }
 
 
 def main() -> None:
@@ -274,6 +332,8 @@ def main() -> None:
             bench_upload(results, base, runs)
         if "burst" in args.which:
             bench_burst(results, base, runs)
+    if "bounds" in args.which:
+        bench_bounds(results, runs)
     results["load_average_at_end"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))
 

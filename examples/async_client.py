@@ -17,7 +17,7 @@ async def run(base_url: str, key: str) -> None:
         result = await client.tasks.run({"app": "infsh/echo", "input": {"text": "async"}})
         print(f"run: {result['output']}")
 
-        # Concurrent runs; max_concurrency (default 8) bounds the requests in flight.
+        # Concurrent runs; max_concurrency (default 32) bounds the requests in flight.
         results = await asyncio.gather(
             *(client.tasks.run({"app": "infsh/echo", "input": {"i": i}}) for i in range(5))
         )

@@ -708,9 +708,7 @@ class _AsyncConnection(asyncio.Protocol):
     async def drain(self, timeout: float | None) -> None:
         waiter = self._write_waiter
         if waiter is not None and not waiter.done():
-            await self._wait_for(
-                waiter, timeout, httpx.WriteTimeout("sending the request timed out")
-            )
+            await _wait_for(waiter, timeout, httpx.WriteTimeout, "sending the request timed out")
         if self.broken and self._error is not None:
             raise httpx.WriteError(f"sending the request failed: {self._error}")
 
@@ -724,7 +722,7 @@ class _AsyncConnection(asyncio.Protocol):
         waiter = asyncio.get_running_loop().create_future()
         self._waiter = waiter
         try:
-            await self._wait_for(waiter, timeout, httpx.ReadTimeout("no response data in time"))
+            await _wait_for(waiter, timeout, httpx.ReadTimeout, "no response data in time")
         finally:
             self._waiter = None
         if self._error is not None:
@@ -735,18 +733,6 @@ class _AsyncConnection(asyncio.Protocol):
         # Once asyncio has reported the loss, its transport is spent (abort() would fail).
         if self.transport is not None and not self._lost:
             self.transport.abort()
-
-    async def _wait_for(
-        self, waiter: asyncio.Future[None], timeout: float | None, error: Exception
-    ) -> None:
-        if timeout is None:
-            await waiter
-            return
-        timer = asyncio.get_running_loop().call_later(timeout, _expire, waiter, error)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
 
     def _feed_eof(self) -> None:
         if self.active and not self._eof and self._error is None:
@@ -773,9 +759,28 @@ class _AsyncConnection(asyncio.Protocol):
                 waiter.set_result(None)
 
 
-def _expire(waiter: asyncio.Future[None], error: Exception) -> None:
+async def _wait_for(
+    waiter: asyncio.Future[None],
+    timeout: float | None,
+    error: type[httpx.TimeoutException],
+    message: str,
+) -> None:
+    if timeout is None:
+        await waiter
+        return
+    timer = asyncio.get_running_loop().call_later(timeout, _expire, waiter, error, message)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+
+
+def _expire(
+    waiter: asyncio.Future[None], error: type[httpx.TimeoutException], message: str
+) -> None:
+    # The error is made only when it is raised: most waits end well before their timeout.
     if not waiter.done():
-        waiter.set_exception(error)
+        waiter.set_exception(error(message))
 
 
 class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):

@@ -257,6 +257,11 @@ def _decode(raw: bytes) -> Any:
             return from_json(raw, cache_strings="keys")
         except ValueError:
             pass
+    return _decode_refused(raw)
+
+
+def _decode_refused(raw: bytes) -> Any:
+    """A line pydantic-core's parser did not read (or may not: a long number)."""
     if raw.isspace():
         return None
     # It refuses a few texts json.loads takes (lone surrogates, a byte order mark, UTF-16, deep
@@ -318,15 +323,38 @@ class TaskStreamMachine:
         return self._ndjson_updates(self._framer.lines(chunk))
 
     def _ndjson_updates(self, lines: list[bytes]) -> Iterator[dict[str, Any]]:
-        # The hot loop of a stream: framing, decoding and applying in one frame.
-        handle = self.handle
+        # The hot loop of a stream: framing, decoding and applying in one frame, with the common
+        # cases of _decode (a short line pydantic-core reads) and of handle (a partial update or
+        # a delta) inline; everything else goes through handle.
+        handle, partial, delta = self.handle, self._partial, self._delta
         for line in lines:
-            if line:
-                update = handle(_decode(line))
-                if update is not None:
-                    yield update
-                    if self.done:
-                        return
+            if not line:
+                continue
+            if len(line) <= _SHORTEST_LIMIT:
+                try:
+                    message = from_json(line, cache_strings="keys")
+                except ValueError:
+                    message = _decode_refused(line)
+            else:
+                message = _decode(line)
+            if (
+                type(message) is dict
+                and "type" not in message
+                and type(data := message.get("data")) is dict  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType, reportUnknownArgumentType]
+            ):
+                event = message.get("event")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+                if event is None and "fields" in message:
+                    update = partial(data, message["fields"])  # pyright: ignore[reportUnknownArgumentType]
+                elif event == "delta":
+                    update = delta(data)  # pyright: ignore[reportUnknownArgumentType]
+                else:
+                    update = handle(message)
+            else:
+                update = handle(message)
+            if update is not None:
+                yield update
+            if self.done:
+                return
 
     def _updates(self, messages: Iterator[Any]) -> Iterator[dict[str, Any]]:
         for message in messages:
@@ -355,19 +383,20 @@ class TaskStreamMachine:
         message: dict[str, Any] = decoded  # pyright: ignore[reportUnknownVariableType]
         if message.get("type") == "heartbeat":
             return None
+        data = message.get("data")
         event = message.get("event")
-        raw = message.get("data")
-        data: dict[str, Any] | None = raw if isinstance(raw, dict) else None  # pyright: ignore[reportUnknownVariableType]
-        if event is not None:
-            if event == "delta" and data is not None:
-                return self._delta(data)
-            if event in ("task", "tasks") and data is not None:
-                fields = message.get("fields")
-                return self._partial(data, fields) if fields else self._snapshot(data)
+        if event is None:
+            if "fields" in message and isinstance(data, dict):
+                return self._partial(data, message["fields"])  # pyright: ignore[reportUnknownArgumentType]
+            return self._snapshot(message)
+        if not isinstance(data, dict):
             return None
-        if data is not None and "fields" in message:
-            return self._partial(data, message["fields"])
-        return self._snapshot(message)
+        if event == "delta":
+            return self._delta(data)  # pyright: ignore[reportUnknownArgumentType]
+        if event in ("task", "tasks"):
+            fields = message.get("fields")
+            return self._partial(data, fields) if fields else self._snapshot(data)  # pyright: ignore[reportUnknownArgumentType]
+        return None
 
     def reconcile(self, task: dict[str, Any]) -> dict[str, Any] | None:
         """Adopt a task read with ``GET /tasks/{id}`` after a stream ended early.
@@ -405,13 +434,16 @@ class TaskStreamMachine:
 
     def _partial(self, data: dict[str, Any], fields: Any) -> dict[str, Any] | None:
         previous = self.state
-        state = TaskState(previous) if previous is not None else TaskState()
-        state.update(data)
+        if previous is None:
+            state = TaskState(data)
+        else:
+            state = TaskState(previous)
+            state.update(data)
         changed = frozenset(data)
         if type(fields) is list:
             listed: list[Any] = fields  # pyright: ignore[reportUnknownVariableType]
             for name in listed:
-                if name not in data and isinstance(name, str):
+                if isinstance(name, str) and name not in data:
                     state[name] = None
                     changed = changed | {name}
         output = data.get("output")
@@ -423,40 +455,52 @@ class TaskStreamMachine:
             changed = changed | _OUTPUT
         state.changed = changed if previous is not None and not self._stale else None
         self.state = state
-        if previous is not None and previous is self._emitted:
-            for key in changed:
-                if state.get(key) != previous.get(key):
-                    return self._emit(state, True)
-            return self._emit(state, False)
-        return self._emit(state, state != self._emitted)
+        emitted = self._emitted
+        if previous is None or previous is not emitted:
+            return self._emit(state, state != emitted)
+        differs = False
+        for key in changed:
+            if state.get(key) != previous.get(key):
+                differs = True
+                break
+        if state.get("status") is not previous.get("status"):
+            return self._emit(state, differs)
+        # The status is the very object read before (a running task repeats it): read already,
+        # and not terminal, or the stream would have ended.
+        if not differs:
+            return None
+        self._stale = False
+        self._emitted = state
+        return state
 
     def _delta(self, data: dict[str, Any]) -> dict[str, Any] | None:
         seq = data.get("seq")
         if isinstance(seq, int):
-            if self._last_seq is not None and seq <= self._last_seq:
+            last_seq = self._last_seq
+            if last_seq is not None and seq <= last_seq:
                 return None
             self._last_seq = seq
-        delta = data.get("delta")
-        if not isinstance(delta, dict):
+        raw = data.get("delta")
+        if not isinstance(raw, dict):
             return None
+        delta: dict[str, Any] = raw  # pyright: ignore[reportUnknownVariableType]
         accumulated = self._delta_output
-        if not self._delta_owned:
+        if not self._delta_owned or accumulated is None:
             accumulated = copy.deepcopy(accumulated) if accumulated else {}
             self._delta_output, self._delta_owned = accumulated, True
-        assert accumulated is not None
-        merge_delta(accumulated, delta)  # pyright: ignore[reportUnknownArgumentType]
-        previous = self.state
-        if previous is None:
-            state = DeltaState()
-            if isinstance(data.get("resource_id"), str):
-                state["id"] = data["resource_id"]
+        text = delta.get("response")
+        if type(text) is str and len(delta) == 1:  # the usual token: a piece of the reply
+            current = accumulated.get("response")
+            accumulated["response"] = current + text if isinstance(current, str) else text
         else:
-            state = DeltaState(previous)
-            if "id" not in state and isinstance(data.get("resource_id"), str):
-                state["id"] = data["resource_id"]
+            merge_delta(accumulated, delta)
+        previous = self.state
+        state = DeltaState() if previous is None else DeltaState(previous)
+        if "id" not in state and isinstance(data.get("resource_id"), str):
+            state["id"] = data["resource_id"]
         state.delta = delta
         state.seq = seq if type(seq) is int else None
-        state["output"] = dict(accumulated)
+        state["output"] = {**accumulated}
         if previous is not None and not self._stale and "id" in previous:
             state.changed = _OUTPUT
         else:

@@ -12,7 +12,7 @@ import functools
 import time
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict, cast
+from typing import TYPE_CHECKING, Annotated, Any, SupportsIndex, TypedDict, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -291,77 +291,248 @@ class _EnumMemo(dict[Any, Any]):
 
 _FIELDS = frozenset(TaskDTO.__pydantic_fields__)
 _new_model = object.__new__
-_set_attr = object.__setattr__
-# The slots of every pydantic model, set directly as pydantic's own copy does.
-_set_extra: Callable[[BaseModel, Any], None] = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_fields_set: Callable[[BaseModel, Any], None] = BaseModel.__dict__[
-    "__pydantic_fields_set__"
-].__set__
-_set_private: Callable[[BaseModel, Any], None] = BaseModel.__dict__["__pydantic_private__"].__set__
+# The storage of a model, read and set as pydantic's own copy does: its ``__dict__`` (the
+# field values), and pydantic's three slots.
+_values_slot = BaseModel.__dict__["__dict__"]
+_get_values: Callable[[BaseModel], dict[str, Any]] = _values_slot.__get__
+_set_values: Callable[[BaseModel, dict[str, Any]], None] = _values_slot.__set__
+_MODEL_SLOTS: dict[str, Any] = {
+    name: BaseModel.__dict__[name]
+    for name in ("__pydantic_extra__", "__pydantic_fields_set__", "__pydantic_private__")
+}
+_fields_set_slot = _MODEL_SLOTS["__pydantic_fields_set__"]
+_set_extra: Callable[[BaseModel, Any], None] = _MODEL_SLOTS["__pydantic_extra__"].__set__
+_set_fields_set: Callable[[BaseModel, Any], None] = _fields_set_slot.__set__
+_set_private: Callable[[BaseModel, Any], None] = _MODEL_SLOTS["__pydantic_private__"].__set__
 
 
-def _replace(task: TaskDTO, update: dict[str, Any]) -> TaskDTO:
-    """``task.model_copy(update=update)`` for validated values, minus its generic overhead."""
-    values = task.__dict__.copy()
-    extra = task.__pydantic_extra__
-    if extra is not None:
-        extra = extra.copy()
+def _validated(
+    state: dict[str, Any], changed: frozenset[str], context: Any
+) -> dict[str, Any] | None:
+    """The ``changed`` fields of ``state``, validated; ``None`` if a value fails on its own."""
+    kinds = _KINDS[context is not None]
+    update: dict[str, Any] = {}
+    try:
+        for key in changed:
+            value = state.get(key)
+            kind = kinds.get(key)
+            if kind is None:
+                kind = _field_kind(key, context)
+            if kind is _PLAIN:
+                update[key] = value
+            elif type(kind) is _EnumMemo and (type(value) is int or type(value) is str):
+                member = kind.get(value)
+                update[key] = kind(value) if member is None else member
+            else:
+                update[key] = kind(value)
+    except ValidationError:
+        return None
+    return update
+
+
+# A built stream update, as its successors build on it: its field values as built (its
+# ``__dict__`` until someone assigns to it), the set fields, the unknown fields (pydantic's
+# "extra") and the private values. Never changed once made, so successive updates share what
+# did not change; each update's own mutable copies are made when pydantic first asks for them.
+_Record = tuple[dict[str, Any], frozenset[str], "dict[str, Any] | None", Any]
+# What a stream update is built from: its state, the update built before it that it builds on
+# (or None), the fields changed since that one's state (None: unknown), the validation context.
+_Source = tuple[dict[str, Any], TaskDTO | None, frozenset[str] | None, Any]
+
+
+def _updated(record: _Record, update: dict[str, Any], changed: frozenset[str]) -> _Record:
+    """``record`` with ``update`` (validated values of the ``changed`` fields) applied."""
+    values, fields, extra, private = record
+    values = {**values}
     if extra is None or _FIELDS.issuperset(update):
         values.update(update)
     else:
+        extra = {**extra}
         for key, value in update.items():
             if key in _FIELDS:
                 values[key] = value
             else:
                 extra[key] = value
-    new = _new_model(type(task))
-    _set_attr(new, "__dict__", values)
-    _set_extra(new, extra)
-    _set_fields_set(new, task.__pydantic_fields_set__.union(update))
-    _set_private(new, task.__pydantic_private__)
-    return new
+    if not changed <= fields:
+        fields = fields | changed
+    return values, fields, extra, private
+
+
+def _built_values(task: TaskDTO) -> dict[str, Any]:
+    """A stream update's ``__dict__``, built on first use: only the fields changed since the
+    update it builds on are validated; the whole state when there is none (a full snapshot)
+    or a value fails on its own."""
+    values = _get_values(task)
+    if values:
+        return values
+    source = _source_of(task)
+    if source is None:  # made by pydantic itself (a copy): nothing is pending
+        return values
+    state, base, changed, context = source
+    record: _Record | None = None
+    if base is not None and changed is not None:
+        update = _validated(state, changed, context)
+        if update is not None:
+            record = _updated(_get_record(base), update, changed)
+    if record is None:
+        full = _to_task(state, context)
+        fields = frozenset(full.__pydantic_fields_set__)
+        record = (_get_values(full), fields, full.__pydantic_extra__, full.__pydantic_private__)
+    _set_record(task, record)
+    _set_source(task, None)
+    _set_values(task, record[0])  # last: a model with values is a built one
+    return record[0]
+
+
+def _fill_slots(task: TaskDTO) -> None:
+    """Give a built stream update its own fields set, extra and private values."""
+    record = _record_of(task)
+    if record is not None:
+        _, fields, extra, private = record
+        _set_extra(task, None if extra is None else {**extra})
+        _set_fields_set(task, set(fields))
+        _set_private(task, None if private is None else {**private})
+
+
+class _StreamTask(TaskDTO):
+    """A stream update: a ``TaskDTO`` in every respect, built on first use.
+
+    Until then it holds its stream state (never changed once handed out) and what to build on.
+    Python and pydantic reach a model's values through ``__dict__`` or, for a name not in it,
+    the class (``_Field``) and ``__getattr__``: each builds them first. Assigning to a field
+    copies the values first, so no other update ever sees it. It pickles as a plain
+    ``TaskDTO`` and compares equal to one with the same values.
+    """
+
+    __slots__ = ("_record", "_source")
+
+    if not TYPE_CHECKING:  # as pydantic's own: type checkers see a plain TaskDTO
+        __dict__ = property(_built_values, _set_values)
+
+        def __getattr__(self, name: str) -> Any:
+            _built_values(self)
+            try:
+                _fields_set_slot.__get__(self)
+            except AttributeError:
+                _fill_slots(self)
+                if name in _MODEL_SLOTS:
+                    return _MODEL_SLOTS[name].__get__(self)
+            return super().__getattr__(name)
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            _own_values(self)
+            super().__setattr__(name, value)
+
+        def __delattr__(self, name: str) -> None:
+            _own_values(self)
+            super().__delattr__(name)
+
+    def __repr_name__(self) -> str:
+        return "TaskDTO"
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        return _plain_task, (self.__getstate__(),)
+
+
+def _plain_task(state: dict[Any, Any]) -> TaskDTO:
+    """A pickled stream update, unpickled as a plain ``TaskDTO``."""
+    task: TaskDTO = _new_model(TaskDTO)
+    task.__setstate__(state)
+    return task
+
+
+class _Field:
+    """A field of a stream update whose values are not built yet: build them, then read.
+    (Once built, the value in ``__dict__`` comes first: this is not called again.)"""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, task: TaskDTO | None, owner: Any = None) -> Any:
+        if task is None:
+            raise AttributeError(self.name)
+        try:
+            return _built_values(task)[self.name]
+        except KeyError:  # no value (a strict read that failed): __getattr__ answers as pydantic
+            raise AttributeError(self.name) from None
+
+
+# Set after the class is made, so that pydantic does not read them as field defaults.
+for _name in _FIELDS:
+    setattr(_StreamTask, _name, _Field(_name))
+# pydantic compares models of one origin by their values, as it does a parametrized generic
+# model (Model[int]) and its origin (Model): a stream update equals a TaskDTO read otherwise.
+_StreamTask.__pydantic_generic_metadata__ = {"origin": TaskDTO, "args": (), "parameters": ()}
+
+_source_slot = _StreamTask.__dict__["_source"]
+_record_slot = _StreamTask.__dict__["_record"]
+_set_source: Callable[[TaskDTO, _Source | None], None] = _source_slot.__set__
+_set_record: Callable[[TaskDTO, _Record], None] = _record_slot.__set__
+# For updates the builder made (both slots set); pydantic's copies have neither: _source_of.
+_get_source: Callable[[TaskDTO], _Source | None] = _source_slot.__get__
+_get_record: Callable[[TaskDTO], _Record] = _record_slot.__get__
+
+
+def _source_of(task: TaskDTO) -> _Source | None:
+    try:
+        source: _Source | None = _source_slot.__get__(task)
+    except AttributeError:  # never set: made by pydantic itself, not by a stream
+        return None
+    return source
+
+
+def _record_of(task: TaskDTO) -> _Record | None:
+    try:
+        record: _Record = _record_slot.__get__(task)
+    except AttributeError:  # not built by a stream
+        return None
+    return record
+
+
+def _own_values(task: TaskDTO) -> None:
+    """Before an assignment: give ``task`` its own ``__dict__`` if it still is its record's,
+    which later updates build on."""
+    values = _built_values(task)
+    record = _record_of(task)
+    if record is not None and values is record[0]:
+        _set_values(task, {**values})
+
+
+_NOTHING: frozenset[str] = frozenset()
 
 
 class _TaskBuilder:
-    """Turns successive stream states into ``TaskDTO``s, validating only what changed.
+    """Turns successive stream states into ``TaskDTO``s that are built when first used.
 
-    The machine tells which fields a partial update or a delta changed; the previous model is
-    copied with just those validated (a delta's accumulated text is shared, not copied again).
-    A full snapshot, or a value that fails on its own, takes the full validation path.
+    Handing an update out costs next to nothing. Building one validates only the fields the
+    machine reported changed since the last update that was already built when it was handed
+    out (when a consumer reads every update: the one before it), and shares that one's values;
+    a full snapshot, or an update with nothing built before it, is validated whole.
     """
 
     def __init__(self, context: Any = TOLERANT) -> None:
-        self._task: TaskDTO | None = None
         self._context = context
-        self._kinds = _KINDS[context is not None]
+        self._last: TaskDTO | None = None  # the update handed out last
+        self._base: TaskDTO | None = None  # a built update the next ones build on
+        self._since: frozenset[str] | None = None  # fields changed since its state (None: unknown)
 
-    def __call__(self, state: dict[str, Any]) -> TaskDTO:
-        previous, self._task = self._task, None
-        changed: frozenset[str] | None = getattr(state, "changed", None)
-        task: TaskDTO | None = None
-        if previous is not None and changed is not None:
-            kinds = self._kinds
-            update: dict[str, Any] = {}
-            try:
-                for key in changed:
-                    value = state.get(key)
-                    kind = kinds.get(key)
-                    if kind is None:
-                        kind = _field_kind(key, self._context)
-                    if kind is _PLAIN:
-                        update[key] = value
-                    elif type(kind) is _EnumMemo and (type(value) is int or type(value) is str):
-                        member = kind.get(value)
-                        update[key] = kind(value) if member is None else member
-                    else:
-                        update[key] = kind(value)
-            except ValidationError:
-                pass
-            else:
-                task = _replace(previous, update)
-        if task is None:
-            task = _to_task(state, self._context)
-        self._task = task
+    def build(self, state: dict[str, Any]) -> TaskDTO:
+        """The update of ``state``, the state that follows the last one given."""
+        last = self._last
+        if last is not None and last is not self._base and _get_source(last) is None:
+            self._base, self._since = last, _NOTHING
+        since = self._since
+        if since is not None:
+            changed: frozenset[str] | None = getattr(state, "changed", None)
+            if changed is None:
+                since = self._since = None
+            elif not changed <= since:
+                since = self._since = since | changed
+        task: TaskDTO = _new_model(_StreamTask)
+        _set_source(task, (state, self._base, since, self._context))
+        self._last = task
         return task
 
 

@@ -61,10 +61,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_MAX_RETRIES = 2
 # Servers send heartbeats well within this; silence this long means the connection is dead.
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
-# Requests beyond this many in flight queue on a semaphore instead of in the httpx pool, whose
-# bookkeeping grows with waiters times connections (encode/httpx#3215). Eight in flight already
-# exceed the platform's rate limits at internet latencies; raise it with max_concurrency=.
-DEFAULT_MAX_CONCURRENCY = 8
+# Requests beyond this many in flight queue on a semaphore instead of in the connection pool
+# (httpx's bookkeeping grows with waiters times connections, encode/httpx#3215). 32: measured in
+# docs/decisions.md ("Requests in flight"); change it with max_concurrency=.
+DEFAULT_MAX_CONCURRENCY = 32
 # Seconds between two status reads of a task or chat followed by polling (the JS SDK's default).
 DEFAULT_POLL_INTERVAL = 2.0
 

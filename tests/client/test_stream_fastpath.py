@@ -15,7 +15,7 @@ import pytest
 
 from inferencesh import TaskStream
 from inferencesh._streaming import StreamFramer, TaskStreamMachine
-from inferencesh._tasks import _replace, _TaskBuilder, _to_task
+from inferencesh._tasks import _TaskBuilder, _to_task
 
 from .wire import task
 
@@ -144,7 +144,7 @@ STREAM = lines(
 
 
 def test_incremental_updates_equal_full_validation() -> None:
-    build = _TaskBuilder()
+    build = _TaskBuilder().build
     states = TaskStreamMachine().feed(STREAM)
     assert len(states) == 9
     for state in states:
@@ -170,9 +170,17 @@ def test_updates_handed_out_never_change() -> None:
     assert outputs[3] is not outputs[4] and outputs[4] is not outputs[5]
 
 
-def test_replace_shares_no_mutable_slot_with_the_original() -> None:
-    before = _to_task(task(status=7, extra_field={"k": 1}))
-    after = _replace(before, {"error": "x", "other": 2})
+def test_an_update_shares_no_mutable_slot_with_the_one_before() -> None:
+    build = _TaskBuilder().build
+    states = TaskStreamMachine().feed(
+        lines(
+            task(status=7, extra_field={"k": 1}),
+            {"data": {"error": "x", "other": 2}, "fields": ["error", "other"]},
+        )
+    )
+    before = build(states[0])
+    assert before.status == 7  # read: the next update builds on it
+    after = build(states[1])
     assert after.error == "x" and after["other"] == 2 and before.error is None
     assert "other" not in before and "error" not in before.__pydantic_fields_set__
     assert after.__dict__ is not before.__dict__

@@ -168,3 +168,10 @@ def test_garbage_lines_are_skipped() -> None:
     m = TaskStreamMachine()
     out = m.feed(b"<html>\n" + lines({"id": "t", "status": 7}) + b"[1, 2]\n")
     assert out == [{"id": "t", "status": 7}]
+
+
+def test_listed_fields_that_are_not_names_are_ignored() -> None:
+    m = TaskStreamMachine()
+    m.feed(lines({"id": "t", "status": 7}))
+    out = m.feed(lines({"data": {"status": 10}, "fields": [{}, ["x"], 3, "status", "error"]}))
+    assert out == [{"id": "t", "status": 10, "error": None}] and m.done

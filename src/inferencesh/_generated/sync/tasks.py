@@ -67,7 +67,7 @@ class TaskStream:
         callbacks: TaskCallbacks | None = None,
     ) -> None:
         self._updates = updates
-        self._build = TaskBuilder(context)
+        self._build = TaskBuilder(context).build
         self._callbacks = callbacks
         self.result: TaskDTO | None = None
 
