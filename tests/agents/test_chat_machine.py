@@ -106,6 +106,25 @@ def test_deltas_accumulate_per_message_once_per_seq_and_survive_a_cut_line() -> 
     assert m.presented("a")["content"] == [{"type": "text", "text": "Hello world!"}]
 
 
+def test_text_known_only_from_a_message_state_goes_out_with_the_next_delta() -> None:
+    m = ChatMachine(gate=False)
+    # The turn's first words were sent before this stream opened: only its snapshot has them.
+    m.feed(lines(message("a", "pending", "You")))
+    events = m.feed(lines(delta("a", " said", 1), delta("a", " hi", 2)))
+    received = [e for e in events if isinstance(e, DeltaReceived)]
+    assert [e.caught_up for e in received] == ["You", ""]
+    assert [e.delta["response"] for e in received] == [" said", " hi"]  # as sent
+    # A reconnect's snapshot that is ahead of the deltas: its extra text comes with the next one.
+    m.end_of_connection()
+    m.feed(lines(message("a", "pending", "You said hi the")))
+    events = m.feed(lines(delta("a", "re", 5)))
+    assert [e.caught_up for e in events if isinstance(e, DeltaReceived)] == [" the"]
+    # A state that holds less than the deltas did (text stored only at the end) adds nothing.
+    m.feed(lines(message("a", "pending", "")))
+    events = m.feed(lines(delta("a", "!", 6)))
+    assert [e.caught_up for e in events if isinstance(e, DeltaReceived)] == [""]
+
+
 def test_tool_calls_and_approvals_are_handed_out_once() -> None:
     dispatched: set[str] = set()
     approvals: set[str] = set()

@@ -64,6 +64,7 @@ class DeltaReceived:
     delta: dict[str, Any]
     output: dict[str, Any]
     seq: int | None
+    caught_up: str = ""  # reply text known from a message state that no delta handed out
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class ChatMachine:
         self._approvals: set[str] = approvals if approvals is not None else set()
         self._outputs: dict[str, dict[str, Any]] = {}
         self._seqs: dict[str, int] = {}
+        self._handed: dict[str, int] = {}  # message id -> length of the reply text handed out
 
     # Input.
 
@@ -309,6 +311,7 @@ class ChatMachine:
         merged = _merge(previous, data, fields)
         if _value(merged.get("status")) in _MESSAGE_DONE:
             self._outputs.pop(message_id, None)
+            self._handed.pop(message_id, None)
         else:
             text, reasoning = message_text(merged), message_text(merged, "reasoning")
             output = self._outputs.get(message_id)
@@ -345,8 +348,17 @@ class ChatMachine:
         if message is not None and _value(message.get("status")) in _MESSAGE_DONE:
             return []  # late delta of a finished message: its content is final
         output = self._outputs.setdefault(message_id, {})
+        # Text that came in a message state (the turn's first words, posted before the stream
+        # opened, or a reconnect's snapshot) goes out with this delta, so that the deltas'
+        # texts joined are the whole reply.
+        known, handed = output.get("response"), self._handed.get(message_id, 0)
+        caught_up = known[handed:] if isinstance(known, str) else ""
         merge_delta(output, delta)
-        events: list[MachineEvent] = [DeltaReceived(message_id, delta, dict(output), seq)]
+        text = output.get("response")
+        self._handed[message_id] = len(text) if isinstance(text, str) else handed
+        events: list[MachineEvent] = [
+            DeltaReceived(message_id, delta, dict(output), seq, caught_up)
+        ]
         if message is not None:
             events.append(MessageChanged(self.presented(message_id)))
         return events

@@ -62,12 +62,18 @@ class AgentDelta:
     delta: dict[str, Any]
     output: dict[str, Any]
     seq: int | None
+    caught_up: str = ""
+    """Reply text that reached this client in a message state rather than as a delta (sent
+    before the stream opened, or while it reconnected), handed out ahead of this delta's text."""
 
     @property
     def text(self) -> str:
-        """The new text of this delta (``delta["response"]``), or ``""``."""
+        """The reply text new to this client: ``caught_up`` and then ``delta["response"]``.
+
+        Joined, the ``text`` of every delta of a message is its reply so far.
+        """
         value = self.delta.get("response")
-        return value if isinstance(value, str) else ""
+        return self.caught_up + value if isinstance(value, str) else self.caught_up
 
 
 # A structural JSON Schema check (the keywords an output schema uses); no $ref resolution.

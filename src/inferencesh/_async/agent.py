@@ -281,7 +281,9 @@ class AsyncAgent(AgentBase):
                     await AsyncConcurrency.call(on_message, typed(ChatMessageDTO, event.message))
             elif isinstance(event, DeltaReceived):
                 if on_delta is not None:
-                    delta = AgentDelta(event.message_id, event.delta, event.output, event.seq)
+                    delta = AgentDelta(
+                        event.message_id, event.delta, event.output, event.seq, event.caught_up
+                    )
                     await AsyncConcurrency.call(on_delta, delta)
             elif isinstance(event, (ToolWaiting, ApprovalWaiting)):
                 info = ToolCallInfo.from_invocation(

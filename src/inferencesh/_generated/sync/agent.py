@@ -282,7 +282,9 @@ class Agent(AgentBase):
                     Concurrency.call(on_message, typed(ChatMessageDTO, event.message))
             elif isinstance(event, DeltaReceived):
                 if on_delta is not None:
-                    delta = AgentDelta(event.message_id, event.delta, event.output, event.seq)
+                    delta = AgentDelta(
+                        event.message_id, event.delta, event.output, event.seq, event.caught_up
+                    )
                     Concurrency.call(on_delta, delta)
             elif isinstance(event, (ToolWaiting, ApprovalWaiting)):
                 info = ToolCallInfo.from_invocation(
