@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from inferencesh.cli import main
+from inferencesh._cli import main
 from inferencesh.local import LocalRuntime
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()

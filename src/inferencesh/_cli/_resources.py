@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any, cast
 
 from inferencesh._errors import InferenceError
-from inferencesh.cli._common import (
+from inferencesh._cli._common import (
     EXIT_USAGE,
     CommandError,
     add_client_options,
@@ -18,8 +18,8 @@ from inferencesh.cli._common import (
     progress_stream,
     to_json,
 )
-from inferencesh.cli._display import Progress, open_progress, print_table, status_name
-from inferencesh.cli._run import (
+from inferencesh._cli._display import Progress, open_progress, print_table, status_name
+from inferencesh._cli._run import (
     Following,
     add_wait_options,
     finish,

@@ -17,7 +17,7 @@ import httpx
 from inferencesh._errors import InferenceError, TaskFailedError
 from inferencesh._files import UploadFileOptions, plan_input
 from inferencesh._status import is_terminal_status
-from inferencesh.cli._common import (
+from inferencesh._cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_TIMEOUT,
@@ -33,7 +33,7 @@ from inferencesh.cli._common import (
     to_json,
     within,
 )
-from inferencesh.cli._display import Progress, open_progress, status_name
+from inferencesh._cli._display import Progress, open_progress, status_name
 
 if TYPE_CHECKING:
     # Only for annotations: the generated models take most of the command's start-up time, and

@@ -26,8 +26,8 @@ from inferencesh._errors import (
     InvalidInputError,
     TaskFailedError,
 )
-from inferencesh.cli import _chat, _resources, _run, _serve, _types
-from inferencesh.cli._common import (
+from inferencesh._cli import _chat, _resources, _run, _serve, _types
+from inferencesh._cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_TIMEOUT,
