@@ -18,14 +18,6 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from inferencesh import __version__
-from inferencesh._errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    InferenceError,
-    InvalidInputError,
-    TaskFailedError,
-)
 from inferencesh._cli import _chat, _resources, _run, _serve, _types
 from inferencesh._cli._common import (
     EXIT_FAILED,
@@ -35,6 +27,14 @@ from inferencesh._cli._common import (
     CommandError,
     TimedOut,
     one_line,
+)
+from inferencesh._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    InferenceError,
+    InvalidInputError,
+    TaskFailedError,
 )
 
 __all__ = ["COMMAND_GROUPS", "main"]

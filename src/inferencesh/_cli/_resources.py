@@ -7,7 +7,6 @@ import contextlib
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-from inferencesh._errors import InferenceError
 from inferencesh._cli._common import (
     EXIT_USAGE,
     CommandError,
@@ -27,6 +26,7 @@ from inferencesh._cli._run import (
     follow_or_cancel,
     print_output,
 )
+from inferencesh._errors import InferenceError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
