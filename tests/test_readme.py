@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 import pytest
+from tests import readme
+from tests.proxy.servers import ASGIServer
 
 from inferencesh import AsyncInference, Inference
 from inferencesh.local import LocalRuntime
-from tests import readme
-from tests.proxy.servers import ASGIServer
 
 WEBHOOK_SECRET = "readme-webhook-secret-0123456789"
 
@@ -207,7 +207,8 @@ def test_the_local_runtime(user: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 def test_testing_with_the_pytest_plugin(tmp_path: Path) -> None:
     # A user's project: the README's pyproject table, its app and its test, run by pytest.
-    (tmp_path / "pyproject.toml").write_text(readme.block("Testing with the pytest plugin", 0, "toml"))
+    table = readme.block("Testing with the pytest plugin", 0, "toml")
+    (tmp_path / "pyproject.toml").write_text(table)
     (tmp_path / "shout.py").write_text(readme.block("The local runtime", 0))
     (tmp_path / "test_shout.py").write_text(readme.block("Testing with the pytest plugin"))
     result = subprocess.run(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests import readme
 
 from inferencesh import AuthenticationError, inference
 from inferencesh.local import LocalRuntime
 from inferencesh.proxy import PROXY_PATH
-from tests import readme
 
 from .conftest import PROXY_KEY
 from .servers import ASGIServer, WSGIServerThread

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests import readme
 
 from inferencesh._cli import main
 from inferencesh.local import LocalRuntime
-from tests import readme
 
 
 def test_the_readme_commands_and_snippet_run(
