@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import hmac
 import queue
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -251,3 +252,15 @@ def test_every_python_block_of_the_readme_is_run_by_a_test() -> None:
     missing = python - asked
     assert not missing, f"README Python blocks no test runs: {sorted(missing)}"
     assert asked <= every, f"blocks the README no longer has: {sorted(asked - every)}"
+
+
+def test_every_command_line_of_the_readme_parses() -> None:
+    from inferencesh._cli._main import build_parser
+
+    for line in readme.block("The command", 0, "sh").splitlines():
+        argv = shlex.split(line, comments=True)
+        assert argv[0] == "inferencesh", line
+        try:
+            build_parser().parse_args(argv[1:])
+        except SystemExit as exc:  # argparse's way of refusing a line
+            raise AssertionError(f"the command refuses a README line: {line}") from exc
