@@ -264,3 +264,26 @@ def test_every_command_line_of_the_readme_parses() -> None:
             build_parser().parse_args(argv[1:])
         except SystemExit as exc:  # argparse's way of refusing a line
             raise AssertionError(f"the command refuses a README line: {line}") from exc
+
+
+async def test_the_async_column_of_the_sync_and_async_table(runtime: LocalRuntime) -> None:
+    # Each spelling of the table's async column, as written there, on the shared runtime.
+    from inferencesh import AsyncPage, AsyncSession, async_inference
+
+    params = {"app": "infsh/stream", "input": {"text": "a b"}}
+    async with async_inference(api_key="inf_readme", base_url=runtime.base_url) as client:
+        assert (await client.tasks.run(params)).output["response"] == "a b"
+        updates = [update async for update in await client.tasks.run(params, stream=True)]
+        assert updates[-1].output["response"] == "a b"
+        async with client.tasks.stream(updates[-1].id) as stream:
+            async for _ in stream:
+                pass
+        assert stream.result.output["response"] == "a b"
+        async with client.session("infsh/counter") as session:
+            assert isinstance(session, AsyncSession)
+        session = await client.session("infsh/counter")
+        await session.end()
+        assert [task async for task in client.tasks.list(limit=1)]
+        assert isinstance(await client.tasks.list(limit=1), AsyncPage)
+        reply = await client.agent({"core_app": {"ref": "infsh/scripted-llm"}}).send_message("hi")
+        assert reply.content[0].text == "You said: hi"
