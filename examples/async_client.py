@@ -30,7 +30,7 @@ async def run(base_url: str, key: str) -> None:
             if update.get("output"):
                 print(f"stream: {update['output']['response']!r}")
 
-        async with await client.session("infsh/counter", input={"by": 3}) as session:
+        async with client.session("infsh/counter", input={"by": 3}) as session:
             again = await session.call("run", {"by": 4})
             print(f"session: count={again['output']['count']}")
 

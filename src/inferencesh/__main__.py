@@ -1,10 +1,10 @@
-"""``python -m inferencesh``: the ``inferencesh`` command (``inferencesh.cli``)."""
+"""``python -m inferencesh``: the ``inferencesh`` command (``inferencesh._cli``)."""
 
 from __future__ import annotations
 
 import sys
 
-from inferencesh.cli import main
+from inferencesh._cli import main
 
 __all__ = ["main"]
 

@@ -4,7 +4,8 @@ The client layer is written once, async (``inferencesh._async``), and its blocki
 generated from it by renaming (``AsyncConcurrency`` -> ``Concurrency``, ``await`` dropped; see
 ``codegen/unasync.py``). What cannot be a rename lives here as a pair written by hand: sleeping,
 bounding concurrency, running several calls at once, calling user code that may or may not be a
-coroutine, and reading files without blocking an event loop.
+coroutine, reading files without blocking an event loop, and starting a resource that is used
+with ``with`` (a blocking call starts it at once; an async one is awaited or entered).
 """
 
 from __future__ import annotations
@@ -14,13 +15,52 @@ import concurrent.futures
 import contextlib
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Annotated, Any, Generic, TypeAlias, TypeVar
 
-__all__ = ["AsyncConcurrency", "Concurrency", "run_to_completion"]
+__all__ = ["AsyncConcurrency", "AsyncStarting", "Concurrency", "Starting", "run_to_completion"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+C = TypeVar("C", bound=AbstractAsyncContextManager[Any])
+
+Starting: TypeAlias = Annotated[T, "started when called"]
+"""The blocking twin of ``AsyncStarting``: a blocking call has started the resource, which it
+returns as it is (``Starting[Session]`` is ``Session``)."""
+
+
+class AsyncStarting(Generic[C]):
+    """An async resource on its way: ``await`` it for the started resource, or enter it directly
+    with ``async with`` (which ends it on leaving), as the blocking ``with`` does.
+
+    ``async with client.session(app) as session:`` and
+    ``session = await client.session(app)`` are both this.
+    """
+
+    def __init__(self, start: Awaitable[C]) -> None:
+        self._start = start
+        self._entered: C | None = None
+
+    def __await__(self) -> Generator[Any, None, C]:
+        return self._start.__await__()
+
+    async def __aenter__(self) -> C:
+        resource = await self._start
+        await resource.__aenter__()
+        self._entered = resource
+        return resource
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._entered is not None  # __aexit__ runs only after __aenter__ returned
+        return await self._entered.__aexit__(exc_type, exc, tb)
+
 
 # Uploads (and other fan-outs) run at most this many at once.
 MAX_PARALLEL = 4
@@ -81,6 +121,11 @@ class Concurrency:
         """An upload body read from disk: as it is."""
         return chunks
 
+    @staticmethod
+    def starting(resource: T) -> Starting[T]:
+        """A resource the blocking call has already started: as it is."""
+        return resource
+
 
 class AsyncConcurrency:
     """Async primitives on the running event loop."""
@@ -132,3 +177,8 @@ class AsyncConcurrency:
             if chunk is sentinel or not chunk:
                 return
             yield chunk
+
+    @staticmethod
+    def starting(start: Awaitable[C]) -> AsyncStarting[C]:
+        """A resource that ``start`` starts, awaited or entered with ``async with``."""
+        return AsyncStarting(start)

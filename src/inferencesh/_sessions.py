@@ -2,8 +2,9 @@
 
 ``client.sessions`` is the generated ``sessions`` resource (``get``, ``list``, ``keepalive``,
 ``end``); ``client.session(app, ...)`` starts one and returns a handle
-(``inferencesh._async.sessions.AsyncSession`` and its generated blocking twin) whose ``call()``
-runs the app's functions in it and which ends the session on exit.
+(``inferencesh._async.sessions.AsyncSession``, awaited or entered with ``async with``, and its
+generated blocking twin) whose ``call()`` runs the app's functions in it and which ends the
+session on exit.
 """
 
 from __future__ import annotations

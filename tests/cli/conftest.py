@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from inferencesh.cli import main
+from inferencesh._cli import main
 from inferencesh.local import LocalRuntime
 
 API_KEY = "inf_cli_tests"
@@ -27,7 +27,7 @@ COMMAND = [sys.executable, "-m", "inferencesh"]
 # that sends SIGINT restores Python's handler in the child first, as a terminal's shell would.
 _RESTORE_SIGINT = (
     "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from inferencesh.cli import main; sys.exit(main(sys.argv[1:]))"
+    "from inferencesh._cli import main; sys.exit(main(sys.argv[1:]))"
 )
 INTERRUPTIBLE = [
     "sh",

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inferencesh.cli import _resources
+from inferencesh._cli import _resources
 
 from .conftest import API_KEY, COMMAND, INTERRUPTIBLE, Server, clean_env, invoke
 

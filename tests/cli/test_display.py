@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from inferencesh.cli import _display
-from inferencesh.cli._common import to_json
-from inferencesh.cli._display import (
+from inferencesh._cli import _display
+from inferencesh._cli._common import to_json
+from inferencesh._cli._display import (
     Progress,
     RichProgress,
     TracebackFilter,

@@ -1,34 +1,34 @@
-"""The README's proxy snippet runs as written: served by uvicorn in front of the local runtime."""
+"""The README's proxy snippets (FastAPI and Flask) run as written, in front of the local runtime."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests import readme
 
 from inferencesh import AuthenticationError, inference
 from inferencesh.local import LocalRuntime
 from inferencesh.proxy import PROXY_PATH
 
 from .conftest import PROXY_KEY
-from .servers import ASGIServer
-
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+from .servers import ASGIServer, WSGIServerThread
 
 
-def test_the_readme_proxy_snippet_serves_signed_in_users(
-    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("kind", ["fastapi", "flask"])
+def test_the_readme_proxy_snippets_serve_signed_in_users(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    section = README.split("\n## Browser apps: a proxy on your backend\n", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match is not None
     monkeypatch.setenv("INFERENCE_API_KEY", PROXY_KEY)
     monkeypatch.setenv("INFERENCE_BASE_URL", runtime.base_url)
-    scope: dict[str, Any] = {}
-    exec(match.group(1), scope)
-    server = ASGIServer(scope["app"])
+    scope: dict[str, Any] = {"__name__": f"readme_{kind}"}
+    server: ASGIServer | WSGIServerThread
+    if kind == "fastapi":
+        exec(readme.block("Browser apps: a proxy on your backend", 0), scope)
+        server = ASGIServer(scope["app"])
+    else:
+        exec(readme.block("Browser apps: a proxy on your backend", 1), scope)
+        server = WSGIServerThread(scope["app"])
     try:
         proxy_url = server.url + PROXY_PATH
         with (

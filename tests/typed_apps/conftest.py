@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 
 from inferencesh import AsyncInference, Inference
-from inferencesh.cli import main
+from inferencesh._cli import main
 from inferencesh.local import LocalRuntime
 
 GALLERY = Path(__file__).parent / "apps" / "gallery"

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from inferencesh.cli import main
+from inferencesh._cli import main
 from inferencesh.local import LocalRuntime
 
 from .conftest import KEY

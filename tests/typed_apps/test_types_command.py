@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from inferencesh import Inference
-from inferencesh.cli import main
+from inferencesh._cli import main
 from inferencesh.local import LocalRuntime
 
 from .conftest import KEY, import_file
@@ -193,8 +193,8 @@ def test_a_version_is_described_and_pinned(
 
 def test_the_generator_is_imported_only_when_a_module_is_generated() -> None:
     script = (
-        "import sys, inferencesh, inferencesh.cli\n"
-        "from inferencesh.cli._main import build_parser\n"
+        "import sys, inferencesh, inferencesh._cli\n"
+        "from inferencesh._cli._main import build_parser\n"
         "build_parser(); inferencesh.TypedApp\n"
         "print('datamodel_code_generator' in sys.modules, 'inferencesh._typegen' in sys.modules)"
     )

@@ -18,6 +18,7 @@ import httpx
 
 from inferencesh._async.transport import AsyncTransport
 from inferencesh._client import ClientBase
+from inferencesh._concurrency import AsyncConcurrency
 from inferencesh._errors import InferenceError, TaskFailedError
 from inferencesh._generated.client import AsyncResources
 from inferencesh._transport import (
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from inferencesh._async.files import AsyncFiles
     from inferencesh._async.sessions import AsyncSession
     from inferencesh._async.tasks import AsyncTasks, AsyncTaskStream
+    from inferencesh._concurrency import AsyncStarting
     from inferencesh._files import ProgressCallback, UploadEncoding, UploadOptions, UploadSource
     from inferencesh._generated.models import FileDTO, TaskDTO, TaskResultDTO
     from inferencesh._runtime.request import RequestOptions
@@ -165,19 +167,27 @@ class AsyncInference(ClientBase, AsyncResources[AsyncTransport]):
         """Same as ``client.files.upload``."""
         return await self.files.upload(data, options, encoding=encoding, progress=progress)
 
-    async def session(
+    def session(
         self,
         app: str,
         input: Mapping[str, Any] | None = None,
         function: str = "run",
         session_timeout: int | None = None,
-    ) -> AsyncSession:
-        """Start a session (runs ``function`` with ``input`` and waits), ended on leaving
-        ``async with await client.session(app, input=...) as session``."""
-        from inferencesh._async.sessions import AsyncSession
-        from inferencesh._sessions import failed_session, start_session_params
+    ) -> AsyncStarting[AsyncSession]:
+        """Start a session: run ``function`` of ``app`` with ``input`` in a new session and wait.
+
+        ``async with client.session(app, input=...) as session:`` ends it on leaving;
+        ``session = await client.session(app, ...)`` keeps it until ``session.end()``.
+        """
+        from inferencesh._sessions import start_session_params
 
         params = start_session_params(app, input, function, session_timeout)
+        return AsyncConcurrency.starting(self._start_session(app, params))
+
+    async def _start_session(self, app: str, params: dict[str, Any]) -> AsyncSession:
+        from inferencesh._async.sessions import AsyncSession
+        from inferencesh._sessions import failed_session
+
         try:
             result = await self.tasks.run(params)
         except TaskFailedError as exc:

@@ -21,7 +21,7 @@ __all__ = ["AsyncSession"]
 
 
 class AsyncSession:
-    """A started session: ``async with await client.session(app, input=...) as session``.
+    """A started session: ``async with client.session(app, input=...) as session``.
 
     ``call()`` runs a function of the app in the session (same options as ``tasks.run``);
     leaving the ``with`` block ends the session.

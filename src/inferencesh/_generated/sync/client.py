@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from inferencesh._client import ClientBase
+from inferencesh._concurrency import Concurrency
 from inferencesh._errors import InferenceError, TaskFailedError
 from inferencesh._generated.client import SyncResources
 from inferencesh._generated.sync.transport import Transport
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from inferencesh._agents._agent import AgentSpec
+    from inferencesh._concurrency import Starting
     from inferencesh._files import ProgressCallback, UploadEncoding, UploadOptions, UploadSource
     from inferencesh._generated.models import FileDTO, TaskDTO, TaskResultDTO
     from inferencesh._generated.sync.agent import Agent, Agents
@@ -172,13 +174,21 @@ class Inference(ClientBase, SyncResources[Transport]):
         input: Mapping[str, Any] | None = None,
         function: str = "run",
         session_timeout: int | None = None,
-    ) -> Session:
-        """Start a session (runs ``function`` with ``input`` and waits), ended on leaving
-        ``with client.session(app, input=...) as session``."""
-        from inferencesh._generated.sync.sessions import Session
-        from inferencesh._sessions import failed_session, start_session_params
+    ) -> Starting[Session]:
+        """Start a session: run ``function`` of ``app`` with ``input`` in a new session and wait.
+
+        ``with client.session(app, input=...) as session:`` ends it on leaving;
+        ``session = client.session(app, ...)`` keeps it until ``session.end()``.
+        """
+        from inferencesh._sessions import start_session_params
 
         params = start_session_params(app, input, function, session_timeout)
+        return Concurrency.starting(self._start_session(app, params))
+
+    def _start_session(self, app: str, params: dict[str, Any]) -> Session:
+        from inferencesh._generated.sync.sessions import Session
+        from inferencesh._sessions import failed_session
+
         try:
             result = self.tasks.run(params)
         except TaskFailedError as exc:

@@ -18,16 +18,8 @@ from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from inferencesh import __version__
-from inferencesh._errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    InferenceError,
-    InvalidInputError,
-    TaskFailedError,
-)
-from inferencesh.cli import _chat, _resources, _run, _serve, _types
-from inferencesh.cli._common import (
+from inferencesh._cli import _chat, _resources, _run, _serve, _types
+from inferencesh._cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_TIMEOUT,
@@ -35,6 +27,14 @@ from inferencesh.cli._common import (
     CommandError,
     TimedOut,
     one_line,
+)
+from inferencesh._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    InferenceError,
+    InvalidInputError,
+    TaskFailedError,
 )
 
 __all__ = ["COMMAND_GROUPS", "main"]

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from inferencesh._errors import InferenceError
-from inferencesh.cli._common import (
+from inferencesh._cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -21,6 +20,7 @@ from inferencesh.cli._common import (
     progress_stream,
     to_json,
 )
+from inferencesh._errors import InferenceError
 
 if TYPE_CHECKING:
     from inferencesh import Agent, AgentDelta, ToolCallInfo

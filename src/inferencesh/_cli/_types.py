@@ -19,7 +19,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inferencesh.cli._common import (
+from inferencesh._cli._common import (
     EXIT_FAILED,
     EXIT_USAGE,
     LOCAL_API_KEY,

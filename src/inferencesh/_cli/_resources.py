@@ -7,8 +7,7 @@ import contextlib
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-from inferencesh._errors import InferenceError
-from inferencesh.cli._common import (
+from inferencesh._cli._common import (
     EXIT_USAGE,
     CommandError,
     add_client_options,
@@ -18,8 +17,8 @@ from inferencesh.cli._common import (
     progress_stream,
     to_json,
 )
-from inferencesh.cli._display import Progress, open_progress, print_table, status_name
-from inferencesh.cli._run import (
+from inferencesh._cli._display import Progress, open_progress, print_table, status_name
+from inferencesh._cli._run import (
     Following,
     add_wait_options,
     finish,
@@ -27,6 +26,7 @@ from inferencesh.cli._run import (
     follow_or_cancel,
     print_output,
 )
+from inferencesh._errors import InferenceError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator

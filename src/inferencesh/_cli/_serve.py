@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from inferencesh.cli._common import (
+from inferencesh._cli._common import (
     EXIT_FAILED,
     EXIT_USAGE,
     CommandError,
