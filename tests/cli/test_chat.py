@@ -230,7 +230,10 @@ class Terminal:
 
     def close(self) -> int:
         try:
-            return self.process.wait(timeout=30)
+            # Generous: on a loaded machine the command's exit alone has taken over 30 s.
+            return self.process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the command did not exit:\n{self.screen}") from None
         finally:
             os.close(self.leader)
             if self.process.poll() is None:
