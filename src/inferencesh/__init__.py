@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from inferencesh._httpx_cli import httpx_cli_deferred
+
 __version__ = "0.1.0"
 
 # public name -> module that defines it
@@ -300,7 +302,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'inferencesh' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    with httpx_cli_deferred():
+        value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
