@@ -529,12 +529,13 @@ def _method(op: Operation) -> _Method:
     body_args: list[str] = []
     payload = op.payload
 
-    # At run time the models are read from their package (``_models.X``): it loads a model on
-    # first use, so importing a resource loads none. Annotations name them directly.
+    # At run time the models and pages are read from their packages (``_models.X``,
+    # ``_runtime.SyncPage``), which load a name on first use: importing a resource loads no
+    # model and no page class. Annotations name them directly.
     def returns_expr(page: str) -> str:
         return {
             "model": f"_rq.model_of(_models.{payload.model})",
-            "cursor": f"_rq.model_of({page}[_models.{payload.model}])",
+            "cursor": f"_rq.model_of(_runtime.{page}[_models.{payload.model}])",
             "list": f"_rq.list_of(_models.{payload.model})",
             "json": "_rq.JSON",
             "none": "_rq.NOTHING",

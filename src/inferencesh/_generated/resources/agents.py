@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
         SetVisibilityRequestArgs,
         SetVisibilityRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -136,11 +136,11 @@ class AgentsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/agents/list",
-            _rq.model_of(SyncPage[_models.AgentDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.AgentDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -156,11 +156,11 @@ class AgentsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.AgentVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.AgentVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def run(
         self,
@@ -330,11 +330,11 @@ class AgentsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/agents/list",
-            _rq.model_of(SyncPage[_models.AgentDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.AgentDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -350,11 +350,11 @@ class AgentsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.AgentVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.AgentVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def run(
         self,
@@ -529,11 +529,11 @@ class AsyncAgentsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/agents/list",
-            _rq.model_of(AsyncPage[_models.AgentDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.AgentDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -549,11 +549,11 @@ class AsyncAgentsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.AgentVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.AgentVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def run(
         self,
@@ -725,11 +725,11 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/agents/list",
-            _rq.model_of(AsyncPage[_models.AgentDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.AgentDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -745,11 +745,11 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.AgentVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.AgentVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def run(
         self,

@@ -11,10 +11,9 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
         CursorListRequestArgs,
         CursorListRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -89,11 +89,11 @@ class ApiKeysResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys/list",
-            _rq.model_of(SyncPage[_models.ApiKeyDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ApiKeyDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
 
 class ApiKeysResourceWithRawResponse(SyncResource):
@@ -138,11 +138,11 @@ class ApiKeysResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys/list",
-            _rq.model_of(SyncPage[_models.ApiKeyDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ApiKeyDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
 
 class AsyncApiKeysResource(AsyncResource):
@@ -192,11 +192,11 @@ class AsyncApiKeysResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys/list",
-            _rq.model_of(AsyncPage[_models.ApiKeyDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ApiKeyDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
 
 class AsyncApiKeysResourceWithRawResponse(AsyncResource):
@@ -241,8 +241,8 @@ class AsyncApiKeysResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys/list",
-            _rq.model_of(AsyncPage[_models.ApiKeyDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ApiKeyDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
         SetVisibilityRequestArgs,
         SetVisibilityRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -140,11 +140,11 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/apps/list",
-            _rq.model_of(SyncPage[_models.AppDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.AppDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -160,11 +160,11 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.AppVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.AppVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def set_current_version(
         self, app_id: str, version_id: str, **options: Unpack[RequestOptions]
@@ -338,11 +338,11 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/apps/list",
-            _rq.model_of(SyncPage[_models.AppDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.AppDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -358,11 +358,11 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.AppVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.AppVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def set_current_version(
         self, app_id: str, version_id: str, **options: Unpack[RequestOptions]
@@ -543,11 +543,11 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apps/list",
-            _rq.model_of(AsyncPage[_models.AppDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.AppDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -563,11 +563,11 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.AppVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.AppVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def set_current_version(
         self, app_id: str, version_id: str, **options: Unpack[RequestOptions]
@@ -745,11 +745,11 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apps/list",
-            _rq.model_of(AsyncPage[_models.AppDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.AppDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -765,11 +765,11 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.AppVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.AppVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def set_current_version(
         self, app_id: str, version_id: str, **options: Unpack[RequestOptions]

@@ -11,10 +11,9 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
         SetVisibilityRequestArgs,
         SetVisibilityRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -138,11 +138,11 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts/list",
-            _rq.model_of(SyncPage[_models.ArtifactDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ArtifactDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -158,11 +158,11 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.ArtifactVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ArtifactVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def publish(
         self,
@@ -349,11 +349,11 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts/list",
-            _rq.model_of(SyncPage[_models.ArtifactDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ArtifactDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -369,11 +369,11 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.ArtifactVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ArtifactVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def publish(
         self,
@@ -565,11 +565,11 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts/list",
-            _rq.model_of(AsyncPage[_models.ArtifactDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ArtifactDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -585,11 +585,11 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.ArtifactVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ArtifactVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def publish(
         self,
@@ -780,11 +780,11 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts/list",
-            _rq.model_of(AsyncPage[_models.ArtifactDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ArtifactDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -800,11 +800,11 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.ArtifactVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ArtifactVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def publish(
         self,

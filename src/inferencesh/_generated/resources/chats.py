@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
         CursorListRequestArgs,
         CursorListRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -140,11 +140,11 @@ class ChatsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/chats/list",
-            _rq.model_of(SyncPage[_models.ChatDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ChatDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_messages(
         self,
@@ -161,11 +161,11 @@ class ChatsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(SyncPage[_models.ChatMessageDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ChatMessageDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.sync_page(self._transport, call, _rq.check_options(options))
+        return _runtime.sync_page(self._transport, call, _rq.check_options(options))
 
     def send_message(
         self, chat_id: str, *, message: str, **options: Unpack[RequestOptions]
@@ -334,11 +334,11 @@ class ChatsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/chats/list",
-            _rq.model_of(SyncPage[_models.ChatDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ChatDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_messages(
         self,
@@ -355,11 +355,11 @@ class ChatsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(SyncPage[_models.ChatMessageDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ChatMessageDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.sync_page_raw(self._transport, call, _rq.check_options(options))
+        return _runtime.sync_page_raw(self._transport, call, _rq.check_options(options))
 
     def send_message(
         self, chat_id: str, *, message: str, **options: Unpack[RequestOptions]
@@ -537,11 +537,11 @@ class AsyncChatsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/chats/list",
-            _rq.model_of(AsyncPage[_models.ChatDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ChatDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_messages(
         self,
@@ -558,11 +558,11 @@ class AsyncChatsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(AsyncPage[_models.ChatMessageDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ChatMessageDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.AsyncPager(self._transport, call, _rq.check_options(options))
+        return _runtime.AsyncPager(self._transport, call, _rq.check_options(options))
 
     async def send_message(
         self, chat_id: str, *, message: str, **options: Unpack[RequestOptions]
@@ -733,11 +733,11 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/chats/list",
-            _rq.model_of(AsyncPage[_models.ChatDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ChatDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_messages(
         self,
@@ -754,11 +754,11 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(AsyncPage[_models.ChatMessageDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ChatMessageDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return await _pages.async_page_raw(self._transport, call, _rq.check_options(options))
+        return await _runtime.async_page_raw(self._transport, call, _rq.check_options(options))
 
     async def send_message(
         self, chat_id: str, *, message: str, **options: Unpack[RequestOptions]

@@ -12,10 +12,9 @@ import builtins
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
         CursorListRequestArgs,
         CursorListRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -150,11 +150,11 @@ class CredentialsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/list",
-            _rq.model_of(SyncPage[_models.CredentialDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.CredentialDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
 
 class CredentialsResourceWithRawResponse(SyncResource):
@@ -257,11 +257,11 @@ class CredentialsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/list",
-            _rq.model_of(SyncPage[_models.CredentialDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.CredentialDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
 
 class AsyncCredentialsResource(AsyncResource):
@@ -369,11 +369,11 @@ class AsyncCredentialsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/list",
-            _rq.model_of(AsyncPage[_models.CredentialDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.CredentialDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
 
 class AsyncCredentialsResourceWithRawResponse(AsyncResource):
@@ -480,8 +480,8 @@ class AsyncCredentialsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/list",
-            _rq.model_of(AsyncPage[_models.CredentialDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.CredentialDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)

@@ -13,10 +13,9 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
         SetVisibilityRequestArgs,
         SetVisibilityRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -134,11 +134,11 @@ class EnginesResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/engines/list",
-            _rq.model_of(SyncPage[_models.EngineDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.EngineDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def restart(self, engine_id: str, **options: Unpack[RequestOptions]) -> None:
         """Restart an engine.
@@ -305,11 +305,11 @@ class EnginesResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/engines/list",
-            _rq.model_of(SyncPage[_models.EngineDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.EngineDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def restart(self, engine_id: str, **options: Unpack[RequestOptions]) -> APIResponse[None]:
         """Restart an engine.
@@ -479,11 +479,11 @@ class AsyncEnginesResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/engines/list",
-            _rq.model_of(AsyncPage[_models.EngineDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.EngineDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def restart(self, engine_id: str, **options: Unpack[RequestOptions]) -> None:
         """Restart an engine.
@@ -652,11 +652,11 @@ class AsyncEnginesResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/engines/list",
-            _rq.model_of(AsyncPage[_models.EngineDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.EngineDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def restart(self, engine_id: str, **options: Unpack[RequestOptions]) -> APIResponse[None]:
         """Restart an engine.

@@ -12,10 +12,9 @@ import builtins
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
         FileCreateRequestArgs,
         FileCreateRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -100,11 +100,11 @@ class FilesResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/files/list",
-            _rq.model_of(SyncPage[_models.FileDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.FileDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
 
 class FilesResourceWithRawResponse(SyncResource):
@@ -159,11 +159,11 @@ class FilesResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/files/list",
-            _rq.model_of(SyncPage[_models.FileDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.FileDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
 
 class AsyncFilesResource(AsyncResource):
@@ -223,11 +223,11 @@ class AsyncFilesResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/files/list",
-            _rq.model_of(AsyncPage[_models.FileDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.FileDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
 
 class AsyncFilesResourceWithRawResponse(AsyncResource):
@@ -282,8 +282,8 @@ class AsyncFilesResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/files/list",
-            _rq.model_of(AsyncPage[_models.FileDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.FileDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)

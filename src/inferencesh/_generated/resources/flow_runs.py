@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
         SetVisibilityRequestArgs,
         SetVisibilityRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -113,11 +113,11 @@ class FlowRunsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns/list",
-            _rq.model_of(SyncPage[_models.FlowRunDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.FlowRunDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -219,11 +219,11 @@ class FlowRunsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns/list",
-            _rq.model_of(SyncPage[_models.FlowRunDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.FlowRunDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -330,11 +330,11 @@ class AsyncFlowRunsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns/list",
-            _rq.model_of(AsyncPage[_models.FlowRunDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowRunDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def set_visibility(
         self,
@@ -442,11 +442,11 @@ class AsyncFlowRunsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns/list",
-            _rq.model_of(AsyncPage[_models.FlowRunDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowRunDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def set_visibility(
         self,

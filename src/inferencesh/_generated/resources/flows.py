@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
         SetVisibilityRequestArgs,
         SetVisibilityRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -116,11 +116,11 @@ class FlowsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/flows/list",
-            _rq.model_of(SyncPage[_models.FlowDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.FlowDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -136,11 +136,11 @@ class FlowsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.FlowVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.FlowVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -256,11 +256,11 @@ class FlowsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/flows/list",
-            _rq.model_of(SyncPage[_models.FlowDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.FlowDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -276,11 +276,11 @@ class FlowsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.FlowVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.FlowVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -403,11 +403,11 @@ class AsyncFlowsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/flows/list",
-            _rq.model_of(AsyncPage[_models.FlowDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -423,11 +423,11 @@ class AsyncFlowsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.FlowVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def set_visibility(
         self,
@@ -549,11 +549,11 @@ class AsyncFlowsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/flows/list",
-            _rq.model_of(AsyncPage[_models.FlowDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -569,11 +569,11 @@ class AsyncFlowsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.FlowVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def set_visibility(
         self,

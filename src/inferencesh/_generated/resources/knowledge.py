@@ -11,10 +11,9 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
         SetVisibilityRequestArgs,
         SetVisibilityRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -138,11 +138,11 @@ class KnowledgeResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge/list",
-            _rq.model_of(SyncPage[_models.KnowledgeDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.KnowledgeDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -158,11 +158,11 @@ class KnowledgeResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.KnowledgeVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.KnowledgeVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -304,11 +304,11 @@ class KnowledgeResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge/list",
-            _rq.model_of(SyncPage[_models.KnowledgeDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.KnowledgeDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -324,11 +324,11 @@ class KnowledgeResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.KnowledgeVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.KnowledgeVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -473,11 +473,11 @@ class AsyncKnowledgeResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge/list",
-            _rq.model_of(AsyncPage[_models.KnowledgeDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.KnowledgeDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -493,11 +493,11 @@ class AsyncKnowledgeResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.KnowledgeVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.KnowledgeVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def set_visibility(
         self,
@@ -641,11 +641,11 @@ class AsyncKnowledgeResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge/list",
-            _rq.model_of(AsyncPage[_models.KnowledgeDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.KnowledgeDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -661,11 +661,11 @@ class AsyncKnowledgeResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.KnowledgeVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.KnowledgeVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def set_visibility(
         self,

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
         CursorListRequestArgs,
         CursorListRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -118,11 +118,11 @@ class McpServersResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/mcp-servers/list",
-            _rq.model_of(SyncPage[_models.MCPServerDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.MCPServerDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_public(
         self,
@@ -137,11 +137,11 @@ class McpServersResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/mcps/list",
-            _rq.model_of(SyncPage[_models.MCPServerDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.MCPServerDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_tools(self, slug: str, **options: Unpack[RequestOptions]) -> Any:
         """List the tools of a public MCP server.
@@ -244,11 +244,11 @@ class McpServersResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/mcp-servers/list",
-            _rq.model_of(SyncPage[_models.MCPServerDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.MCPServerDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_public(
         self,
@@ -263,11 +263,11 @@ class McpServersResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/mcps/list",
-            _rq.model_of(SyncPage[_models.MCPServerDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.MCPServerDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_tools(self, slug: str, **options: Unpack[RequestOptions]) -> APIResponse[Any]:
         """List the tools of a public MCP server.
@@ -373,11 +373,11 @@ class AsyncMcpServersResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/mcp-servers/list",
-            _rq.model_of(AsyncPage[_models.MCPServerDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.MCPServerDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_public(
         self,
@@ -392,11 +392,11 @@ class AsyncMcpServersResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/mcps/list",
-            _rq.model_of(AsyncPage[_models.MCPServerDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.MCPServerDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def list_tools(self, slug: str, **options: Unpack[RequestOptions]) -> Any:
         """List the tools of a public MCP server.
@@ -503,11 +503,11 @@ class AsyncMcpServersResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/mcp-servers/list",
-            _rq.model_of(AsyncPage[_models.MCPServerDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.MCPServerDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_public(
         self,
@@ -522,11 +522,11 @@ class AsyncMcpServersResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/mcps/list",
-            _rq.model_of(AsyncPage[_models.MCPServerDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.MCPServerDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_tools(self, slug: str, **options: Unpack[RequestOptions]) -> APIResponse[Any]:
         """List the tools of a public MCP server.

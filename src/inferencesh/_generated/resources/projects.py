@@ -11,10 +11,9 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
         ProjectUpdateRequestArgs,
         ProjectUpdateRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -104,11 +104,11 @@ class ProjectsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/projects/list",
-            _rq.model_of(SyncPage[_models.ProjectDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ProjectDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def update(
         self,
@@ -184,11 +184,11 @@ class ProjectsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/projects/list",
-            _rq.model_of(SyncPage[_models.ProjectDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ProjectDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def update(
         self,
@@ -269,11 +269,11 @@ class AsyncProjectsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/projects/list",
-            _rq.model_of(AsyncPage[_models.ProjectDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ProjectDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def update(
         self,
@@ -351,11 +351,11 @@ class AsyncProjectsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/projects/list",
-            _rq.model_of(AsyncPage[_models.ProjectDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ProjectDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def update(
         self,

@@ -11,10 +11,9 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
         SecretUpdateRequestArgs,
         SecretUpdateRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -92,11 +92,11 @@ class SecretsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/secrets/list",
-            _rq.model_of(SyncPage[_models.SecretDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.SecretDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def reveal(self, key: str, **options: Unpack[RequestOptions]) -> SecretDTO:
         """Get a secret with its value.
@@ -170,11 +170,11 @@ class SecretsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/secrets/list",
-            _rq.model_of(SyncPage[_models.SecretDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.SecretDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def reveal(self, key: str, **options: Unpack[RequestOptions]) -> APIResponse[SecretDTO]:
         """Get a secret with its value.
@@ -253,11 +253,11 @@ class AsyncSecretsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/secrets/list",
-            _rq.model_of(AsyncPage[_models.SecretDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.SecretDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def reveal(self, key: str, **options: Unpack[RequestOptions]) -> SecretDTO:
         """Get a secret with its value.
@@ -331,11 +331,11 @@ class AsyncSecretsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/secrets/list",
-            _rq.model_of(AsyncPage[_models.SecretDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.SecretDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def reveal(self, key: str, **options: Unpack[RequestOptions]) -> APIResponse[SecretDTO]:
         """Get a secret with its value.

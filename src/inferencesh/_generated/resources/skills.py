@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
         SkillPublishRequestArgs,
         SkillPublishRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -155,11 +155,11 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/skills/list",
-            _rq.model_of(SyncPage[_models.SkillDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.SkillDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_store(
         self,
@@ -174,11 +174,11 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/store/skills/list",
-            _rq.model_of(SyncPage[_models.PublicSkillStoreDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.PublicSkillStoreDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -194,11 +194,11 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.SkillVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.SkillVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def resolve(
         self, *, ref: str | None = None, skill: str | None = None, **options: Unpack[RequestOptions]
@@ -370,11 +370,11 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/skills/list",
-            _rq.model_of(SyncPage[_models.SkillDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.SkillDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_store(
         self,
@@ -389,11 +389,11 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/store/skills/list",
-            _rq.model_of(SyncPage[_models.PublicSkillStoreDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.PublicSkillStoreDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -409,11 +409,11 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/list",
-            _rq.model_of(SyncPage[_models.SkillVersionDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.SkillVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def resolve(
         self, *, ref: str | None = None, skill: str | None = None, **options: Unpack[RequestOptions]
@@ -586,11 +586,11 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/skills/list",
-            _rq.model_of(AsyncPage[_models.SkillDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.SkillDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_store(
         self,
@@ -605,11 +605,11 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/store/skills/list",
-            _rq.model_of(AsyncPage[_models.PublicSkillStoreDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.PublicSkillStoreDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -625,11 +625,11 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.SkillVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.SkillVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def resolve(
         self, *, ref: str | None = None, skill: str | None = None, **options: Unpack[RequestOptions]
@@ -801,11 +801,11 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/skills/list",
-            _rq.model_of(AsyncPage[_models.SkillDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.SkillDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_store(
         self,
@@ -820,11 +820,11 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/store/skills/list",
-            _rq.model_of(AsyncPage[_models.PublicSkillStoreDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.PublicSkillStoreDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -840,11 +840,11 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/list",
-            _rq.model_of(AsyncPage[_models.SkillVersionDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.SkillVersionDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def resolve(
         self, *, ref: str | None = None, skill: str | None = None, **options: Unpack[RequestOptions]

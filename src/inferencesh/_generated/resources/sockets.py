@@ -11,10 +11,9 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
         CursorListRequestArgs,
         CursorListRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -93,11 +93,11 @@ class SocketsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/sockets/list",
-            _rq.model_of(SyncPage[_models.SocketDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.SocketDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
 
 class SocketsResourceWithRawResponse(SyncResource):
@@ -150,11 +150,11 @@ class SocketsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/sockets/list",
-            _rq.model_of(SyncPage[_models.SocketDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.SocketDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
 
 class AsyncSocketsResource(AsyncResource):
@@ -210,11 +210,11 @@ class AsyncSocketsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/sockets/list",
-            _rq.model_of(AsyncPage[_models.SocketDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.SocketDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
 
 class AsyncSocketsResourceWithRawResponse(AsyncResource):
@@ -269,8 +269,8 @@ class AsyncSocketsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/sockets/list",
-            _rq.model_of(AsyncPage[_models.SocketDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.SocketDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)

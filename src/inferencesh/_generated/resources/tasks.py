@@ -12,10 +12,9 @@ import builtins
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
+from inferencesh import _runtime
 from inferencesh._generated import models as _models
-from inferencesh._runtime import pagination as _pages
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
         SetVisibilityRequestArgs,
         SetVisibilityRequestParams,
     )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -148,11 +148,11 @@ class TasksResource(SyncResource):
         call = _rq.Call(
             "GET",
             "/tasks/featured",
-            _rq.model_of(SyncPage[_models.TaskDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.TaskDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.sync_page(self._transport, call, _rq.check_options(options))
+        return _runtime.sync_page(self._transport, call, _rq.check_options(options))
 
     def files(
         self,
@@ -196,11 +196,11 @@ class TasksResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/tasks/list",
-            _rq.model_of(SyncPage[_models.TaskDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.TaskDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def logs(self, task_id: str, **options: Unpack[RequestOptions]) -> TaskLogsDTO:
         """Get a task's logs and status events.
@@ -369,11 +369,11 @@ class TasksResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             "/tasks/featured",
-            _rq.model_of(SyncPage[_models.TaskDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.TaskDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.sync_page_raw(self._transport, call, _rq.check_options(options))
+        return _runtime.sync_page_raw(self._transport, call, _rq.check_options(options))
 
     def files(
         self,
@@ -417,11 +417,11 @@ class TasksResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/tasks/list",
-            _rq.model_of(SyncPage[_models.TaskDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.TaskDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def logs(self, task_id: str, **options: Unpack[RequestOptions]) -> APIResponse[TaskLogsDTO]:
         """Get a task's logs and status events.
@@ -599,11 +599,11 @@ class AsyncTasksResource(AsyncResource):
         call = _rq.Call(
             "GET",
             "/tasks/featured",
-            _rq.model_of(AsyncPage[_models.TaskDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.TaskDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.AsyncPager(self._transport, call, _rq.check_options(options))
+        return _runtime.AsyncPager(self._transport, call, _rq.check_options(options))
 
     async def files(
         self,
@@ -647,11 +647,11 @@ class AsyncTasksResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/tasks/list",
-            _rq.model_of(AsyncPage[_models.TaskDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.TaskDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def logs(self, task_id: str, **options: Unpack[RequestOptions]) -> TaskLogsDTO:
         """Get a task's logs and status events.
@@ -820,11 +820,11 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             "/tasks/featured",
-            _rq.model_of(AsyncPage[_models.TaskDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.TaskDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return await _pages.async_page_raw(self._transport, call, _rq.check_options(options))
+        return await _runtime.async_page_raw(self._transport, call, _rq.check_options(options))
 
     async def files(
         self,
@@ -868,11 +868,11 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/tasks/list",
-            _rq.model_of(AsyncPage[_models.TaskDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.TaskDTO]),
             body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def logs(
         self, task_id: str, **options: Unpack[RequestOptions]
