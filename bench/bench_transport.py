@@ -28,7 +28,8 @@ from typing import Any
 import httpx
 
 from bench_client import KEY, RUN, server
-from inferencesh._http11 import AsyncHTTP11Transport, HTTP11Transport
+from inferencesh._http11 import HTTP11Transport
+from inferencesh._http11_async import AsyncHTTP11Transport
 
 RUNS = 5
 BODY = json.dumps(RUN).encode()

@@ -529,11 +529,14 @@ def _method(op: Operation) -> _Method:
     body_args: list[str] = []
     payload = op.payload
 
+    # At run time the models and pages are read from their packages (``_models.X``,
+    # ``_runtime.SyncPage``), which load a name on first use: importing a resource loads no
+    # model and no page class. Annotations name them directly.
     def returns_expr(page: str) -> str:
         return {
-            "model": f"_rq.model_of({payload.model})",
-            "cursor": f"_rq.model_of({page}[{payload.model}])",
-            "list": f"_rq.list_of({payload.model})",
+            "model": f"_rq.model_of(_models.{payload.model})",
+            "cursor": f"_rq.model_of(_runtime.{page}[_models.{payload.model}])",
+            "list": f"_rq.list_of(_models.{payload.model})",
             "json": "_rq.JSON",
             "none": "_rq.NOTHING",
         }[payload.kind]
@@ -545,7 +548,7 @@ def _method(op: Operation) -> _Method:
         parameters.append(f"body: {body.model} | {body.model}Params | None = None")
         kwargs = f"**kwargs: Unpack[{body.model}Args]"
         split = True
-        body_args.append(f"body=_rq.request_body({body.model}, body, fields)")
+        body_args.append(f"body=_rq.request_body(_models.{body.model}, body, fields)")
     elif body is not None and body.free_form:
         if body.required:
             parameters.append("body: Mapping[str, Any]")

@@ -26,6 +26,7 @@ PACKAGE_INIT = (
 # (pattern, replacement), applied in this order to every line.
 RULES: tuple[tuple[str, str], ...] = (
     (r"\binferencesh\._async\b", "inferencesh._generated.sync"),
+    (r"\binferencesh\._http11_async\b", "inferencesh._http11"),
     (r"\bAsyncResources\b", "SyncResources"),
     (r"\bAbstractAsyncContextManager\b", "AbstractContextManager"),
     (r"\basynccontextmanager\b", "contextmanager"),

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferencesh._errors import InvalidInputError
-from inferencesh._generated.models import TaskDTO
 from inferencesh._streaming import DeltaState
+
+if TYPE_CHECKING:
+    from inferencesh._generated.models import TaskDTO
 
 __all__ = [
     "DeltaCallback",
@@ -39,9 +41,9 @@ class TaskDelta:
         return value if isinstance(value, str) else ""
 
 
-UpdateCallback = Callable[[TaskDTO], object]
+UpdateCallback = Callable[["TaskDTO"], object]
 """``on_update``: called with every update of the task (the typed ``TaskDTO``)."""
-PartialUpdateCallback = Callable[[TaskDTO, list[str]], object]
+PartialUpdateCallback = Callable[["TaskDTO", list[str]], object]
 """``on_partial_update``: called for a partial update, with the names of the fields it changed."""
 DeltaCallback = Callable[[TaskDelta], object]
 """``on_delta``: called with each token delta of the task's output."""

@@ -6,19 +6,23 @@ generated from it by renaming (``AsyncConcurrency`` -> ``Concurrency``, ``await`
 bounding concurrency, running several calls at once, calling user code that may or may not be a
 coroutine, reading files without blocking an event loop, and starting a resource that is used
 with ``with`` (a blocking call starts it at once; an async one is awaited or entered).
+
+asyncio and thread pools are imported where they are used: the blocking client seldom needs
+them, and importing asyncio costs about as much as the rest of the client.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Annotated, Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeAlias, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["AsyncConcurrency", "AsyncStarting", "Concurrency", "Starting", "run_to_completion"]
 
@@ -69,6 +73,9 @@ MAX_PARALLEL = 4
 def run_to_completion(awaitable: Awaitable[T]) -> T:
     """Run an awaitable (an async callback or handler given to the blocking client) to the end."""
 
+    import asyncio
+    import concurrent.futures
+
     async def wait() -> T:
         return await awaitable
 
@@ -100,6 +107,8 @@ class Concurrency:
         """``function`` over ``items``, a few at a time in threads; results in order."""
         if len(items) <= 1:
             return [function(item) for item in items]
+        import concurrent.futures
+
         with concurrent.futures.ThreadPoolExecutor(min(MAX_PARALLEL, len(items))) as pool:
             return list(pool.map(function, items))
 
@@ -133,16 +142,22 @@ class AsyncConcurrency:
     @staticmethod
     async def sleep(seconds: float) -> None:
         """Wait ``seconds`` without blocking the loop."""
+        import asyncio
+
         await asyncio.sleep(seconds)
 
     @staticmethod
     def limiter(size: int) -> asyncio.Semaphore:
         """Bound on requests in flight: more wait here rather than in the connection pool."""
+        import asyncio
+
         return asyncio.Semaphore(size)
 
     @staticmethod
     async def map(function: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
         """``function`` over ``items``, a few at a time; results in order."""
+        import asyncio
+
         limiter = asyncio.Semaphore(MAX_PARALLEL)
 
         async def one(item: T) -> R:
@@ -162,6 +177,8 @@ class AsyncConcurrency:
     async def run_handler(handler: Callable[[T], Any], argument: T) -> Any:
         """A tool handler's result: an async handler is awaited, a blocking one runs in a worker
         thread so that it does not stall the event loop (and other chats on it)."""
+        import asyncio
+
         if inspect.iscoroutinefunction(handler):
             return await handler(argument)
         result = await asyncio.to_thread(handler, argument)
@@ -171,6 +188,8 @@ class AsyncConcurrency:
     async def chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         """An upload body read from disk in a worker thread, so a large file never blocks the
         event loop."""
+        import asyncio
+
         sentinel = b""
         while True:
             chunk = await asyncio.to_thread(next, chunks, sentinel)

@@ -15,7 +15,7 @@ import pytest
 
 from inferencesh import TaskStream
 from inferencesh._streaming import StreamFramer, TaskStreamMachine
-from inferencesh._tasks import _TaskBuilder, _to_task
+from inferencesh._task_updates import _TaskBuilder, _to_task
 
 from .wire import task
 

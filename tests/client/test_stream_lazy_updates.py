@@ -17,7 +17,7 @@ from inferencesh import TaskStream
 from inferencesh._generated.models import TaskDTO, TaskStatus
 from inferencesh._runtime.base import TOLERANT
 from inferencesh._streaming import TaskStreamMachine
-from inferencesh._tasks import _TaskBuilder, _to_task
+from inferencesh._task_updates import _TaskBuilder, _to_task
 
 from .wire import task
 

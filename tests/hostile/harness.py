@@ -32,7 +32,8 @@ from typing import Any
 import httpx
 
 from inferencesh import APIConnectionError, APITimeoutError, AsyncInference, Inference
-from inferencesh._http11 import AsyncHTTP11Transport, HTTP11Transport
+from inferencesh._http11 import HTTP11Transport
+from inferencesh._http11_async import AsyncHTTP11Transport
 
 IO_TIMEOUT = 10.0
 WAIT = 5.0

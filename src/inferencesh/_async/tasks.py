@@ -24,7 +24,6 @@ from inferencesh._callbacks import (
 )
 from inferencesh._concurrency import AsyncConcurrency
 from inferencesh._errors import WaitTimeoutError
-from inferencesh._generated.models import TaskDTO, TaskResultDTO
 from inferencesh._generated.resources.tasks import AsyncTasksResource
 from inferencesh._runtime.base import TOLERANT
 from inferencesh._status import is_terminal_status
@@ -32,7 +31,6 @@ from inferencesh._streaming import Reconnects, StatusWatch, StreamOptions, TaskS
 from inferencesh._tasks import (
     RunOptions,
     RunParams,
-    TaskBuilder,
     check_task_id,
     deadline_of,
     follow_options,
@@ -40,7 +38,6 @@ from inferencesh._tasks import (
     stream_path,
     task_outcome,
     task_state,
-    to_task,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +45,7 @@ if TYPE_CHECKING:
 
     from inferencesh._async.files import AsyncFiles
     from inferencesh._async.transport import AsyncTransport
+    from inferencesh._generated.models import TaskDTO, TaskResultDTO
 
 __all__ = ["AsyncTaskStream", "AsyncTasks"]
 
@@ -65,6 +63,8 @@ class AsyncTaskStream:
         context: Any = TOLERANT,
         callbacks: TaskCallbacks | None = None,
     ) -> None:
+        from inferencesh._task_updates import TaskBuilder  # loads TaskDTO: see that module
+
         self._updates = updates
         self._build = TaskBuilder(context).build
         self._callbacks = callbacks
@@ -305,7 +305,10 @@ class AsyncTasks(AsyncTasksResource):
             async with aclosing(updates):
                 async for state in updates:
                     last = state
-            task = None if last is None else to_task(last, self._context)
+            if last is not None:
+                from inferencesh._task_updates import to_task  # loads TaskDTO: see that module
+
+                task = to_task(last, self._context)
         else:
             async with AsyncTaskStream(updates, self._context, callbacks) as stream:
                 async for _ in stream:

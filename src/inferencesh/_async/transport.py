@@ -15,7 +15,7 @@ import httpx
 
 from inferencesh._concurrency import AsyncConcurrency
 from inferencesh._errors import error_from_response, map_exception, map_exceptions
-from inferencesh._http11 import AsyncHTTP11Transport
+from inferencesh._http11_async import AsyncHTTP11Transport
 from inferencesh._runtime.response import APIResponse
 from inferencesh._transport import (
     TransportConfig,

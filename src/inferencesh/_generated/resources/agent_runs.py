@@ -12,9 +12,7 @@ import builtins
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inferencesh._generated.models import (
-    InterruptDTO,
-)
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
@@ -22,6 +20,9 @@ from inferencesh._runtime.transport import AsyncResource, SyncResource
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        InterruptDTO,
+    )
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -50,7 +51,7 @@ class AgentRunsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/agent-runs/{_rq.segment('run_id', run_id)}/interrupts",
-            _rq.list_of(InterruptDTO),
+            _rq.list_of(_models.InterruptDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -68,7 +69,7 @@ class AgentRunsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/agent-runs/{_rq.segment('run_id', run_id)}/interrupts",
-            _rq.list_of(InterruptDTO),
+            _rq.list_of(_models.InterruptDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -91,7 +92,7 @@ class AsyncAgentRunsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/agent-runs/{_rq.segment('run_id', run_id)}/interrupts",
-            _rq.list_of(InterruptDTO),
+            _rq.list_of(_models.InterruptDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -109,6 +110,6 @@ class AsyncAgentRunsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/agent-runs/{_rq.segment('run_id', run_id)}/interrupts",
-            _rq.list_of(InterruptDTO),
+            _rq.list_of(_models.InterruptDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))

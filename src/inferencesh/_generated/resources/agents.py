@@ -12,34 +12,35 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from inferencesh._generated.models import (
-    AgentDTO,
-    AgentVersionDTO,
-    ApiAgentRunRequest,
-    CreateAgentMessageResponse,
-    CreateAgentRequest,
-    CursorListRequest,
-    SetVisibilityRequest,
-)
-from inferencesh._generated.params import (
-    ApiAgentRunRequestArgs,
-    ApiAgentRunRequestParams,
-    CreateAgentRequestArgs,
-    CreateAgentRequestParams,
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    SetVisibilityRequestArgs,
-    SetVisibilityRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        AgentDTO,
+        AgentVersionDTO,
+        ApiAgentRunRequest,
+        CreateAgentMessageResponse,
+        CreateAgentRequest,
+        CursorListRequest,
+        SetVisibilityRequest,
+    )
+    from inferencesh._generated.params import (
+        ApiAgentRunRequestArgs,
+        ApiAgentRunRequestParams,
+        CreateAgentRequestArgs,
+        CreateAgentRequestParams,
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        SetVisibilityRequestArgs,
+        SetVisibilityRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -72,7 +73,9 @@ class AgentsResource(SyncResource):
         ``POST /agents/{agent_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/agents/{_rq.segment('agent_id', agent_id)}/duplicate", _rq.model_of(AgentDTO)
+            "POST",
+            f"/agents/{_rq.segment('agent_id', agent_id)}/duplicate",
+            _rq.model_of(_models.AgentDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -82,7 +85,7 @@ class AgentsResource(SyncResource):
         ``GET /agents/{agent_id}``
         """
         call = _rq.Call(
-            "GET", f"/agents/{_rq.segment('agent_id', agent_id)}", _rq.model_of(AgentDTO)
+            "GET", f"/agents/{_rq.segment('agent_id', agent_id)}", _rq.model_of(_models.AgentDTO)
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -94,7 +97,7 @@ class AgentsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/agents/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -108,7 +111,7 @@ class AgentsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(AgentVersionDTO),
+            _rq.model_of(_models.AgentVersionDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -133,11 +136,11 @@ class AgentsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/agents/list",
-            _rq.model_of(SyncPage[AgentDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.AgentDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -153,11 +156,11 @@ class AgentsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/list",
-            _rq.model_of(SyncPage[AgentVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.AgentVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def run(
         self,
@@ -172,8 +175,8 @@ class AgentsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/agents/run",
-            _rq.model_of(CreateAgentMessageResponse),
-            body=_rq.request_body(ApiAgentRunRequest, body, fields),
+            _rq.model_of(_models.CreateAgentMessageResponse),
+            body=_rq.request_body(_models.ApiAgentRunRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -190,8 +193,8 @@ class AgentsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/agents",
-            _rq.model_of(AgentDTO),
-            body=_rq.request_body(CreateAgentRequest, body, fields),
+            _rq.model_of(_models.AgentDTO),
+            body=_rq.request_body(_models.CreateAgentRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -209,8 +212,8 @@ class AgentsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/visibility",
-            _rq.model_of(AgentDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.AgentDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -224,7 +227,7 @@ class AgentsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/transfer",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -239,7 +242,7 @@ class AgentsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -262,7 +265,9 @@ class AgentsResourceWithRawResponse(SyncResource):
         ``POST /agents/{agent_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/agents/{_rq.segment('agent_id', agent_id)}/duplicate", _rq.model_of(AgentDTO)
+            "POST",
+            f"/agents/{_rq.segment('agent_id', agent_id)}/duplicate",
+            _rq.model_of(_models.AgentDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -272,7 +277,7 @@ class AgentsResourceWithRawResponse(SyncResource):
         ``GET /agents/{agent_id}``
         """
         call = _rq.Call(
-            "GET", f"/agents/{_rq.segment('agent_id', agent_id)}", _rq.model_of(AgentDTO)
+            "GET", f"/agents/{_rq.segment('agent_id', agent_id)}", _rq.model_of(_models.AgentDTO)
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -286,7 +291,7 @@ class AgentsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/agents/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -300,7 +305,7 @@ class AgentsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(AgentVersionDTO),
+            _rq.model_of(_models.AgentVersionDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -325,11 +330,11 @@ class AgentsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/agents/list",
-            _rq.model_of(SyncPage[AgentDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.AgentDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -345,11 +350,11 @@ class AgentsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/list",
-            _rq.model_of(SyncPage[AgentVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.AgentVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def run(
         self,
@@ -364,8 +369,8 @@ class AgentsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/agents/run",
-            _rq.model_of(CreateAgentMessageResponse),
-            body=_rq.request_body(ApiAgentRunRequest, body, fields),
+            _rq.model_of(_models.CreateAgentMessageResponse),
+            body=_rq.request_body(_models.ApiAgentRunRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -382,8 +387,8 @@ class AgentsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/agents",
-            _rq.model_of(AgentDTO),
-            body=_rq.request_body(CreateAgentRequest, body, fields),
+            _rq.model_of(_models.AgentDTO),
+            body=_rq.request_body(_models.CreateAgentRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -401,8 +406,8 @@ class AgentsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/visibility",
-            _rq.model_of(AgentDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.AgentDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -416,7 +421,7 @@ class AgentsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/transfer",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -431,7 +436,7 @@ class AgentsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -459,7 +464,9 @@ class AsyncAgentsResource(AsyncResource):
         ``POST /agents/{agent_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/agents/{_rq.segment('agent_id', agent_id)}/duplicate", _rq.model_of(AgentDTO)
+            "POST",
+            f"/agents/{_rq.segment('agent_id', agent_id)}/duplicate",
+            _rq.model_of(_models.AgentDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -469,7 +476,7 @@ class AsyncAgentsResource(AsyncResource):
         ``GET /agents/{agent_id}``
         """
         call = _rq.Call(
-            "GET", f"/agents/{_rq.segment('agent_id', agent_id)}", _rq.model_of(AgentDTO)
+            "GET", f"/agents/{_rq.segment('agent_id', agent_id)}", _rq.model_of(_models.AgentDTO)
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -483,7 +490,7 @@ class AsyncAgentsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/agents/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -497,7 +504,7 @@ class AsyncAgentsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(AgentVersionDTO),
+            _rq.model_of(_models.AgentVersionDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -522,11 +529,11 @@ class AsyncAgentsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/agents/list",
-            _rq.model_of(AsyncPage[AgentDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.AgentDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -542,11 +549,11 @@ class AsyncAgentsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/list",
-            _rq.model_of(AsyncPage[AgentVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.AgentVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def run(
         self,
@@ -561,8 +568,8 @@ class AsyncAgentsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/agents/run",
-            _rq.model_of(CreateAgentMessageResponse),
-            body=_rq.request_body(ApiAgentRunRequest, body, fields),
+            _rq.model_of(_models.CreateAgentMessageResponse),
+            body=_rq.request_body(_models.ApiAgentRunRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -579,8 +586,8 @@ class AsyncAgentsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/agents",
-            _rq.model_of(AgentDTO),
-            body=_rq.request_body(CreateAgentRequest, body, fields),
+            _rq.model_of(_models.AgentDTO),
+            body=_rq.request_body(_models.CreateAgentRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -598,8 +605,8 @@ class AsyncAgentsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/visibility",
-            _rq.model_of(AgentDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.AgentDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -613,7 +620,7 @@ class AsyncAgentsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/transfer",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -628,7 +635,7 @@ class AsyncAgentsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -653,7 +660,9 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         ``POST /agents/{agent_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/agents/{_rq.segment('agent_id', agent_id)}/duplicate", _rq.model_of(AgentDTO)
+            "POST",
+            f"/agents/{_rq.segment('agent_id', agent_id)}/duplicate",
+            _rq.model_of(_models.AgentDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -663,7 +672,7 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         ``GET /agents/{agent_id}``
         """
         call = _rq.Call(
-            "GET", f"/agents/{_rq.segment('agent_id', agent_id)}", _rq.model_of(AgentDTO)
+            "GET", f"/agents/{_rq.segment('agent_id', agent_id)}", _rq.model_of(_models.AgentDTO)
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -677,7 +686,7 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/agents/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -691,7 +700,7 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(AgentVersionDTO),
+            _rq.model_of(_models.AgentVersionDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -716,11 +725,11 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/agents/list",
-            _rq.model_of(AsyncPage[AgentDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.AgentDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -736,11 +745,11 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/versions/list",
-            _rq.model_of(AsyncPage[AgentVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.AgentVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def run(
         self,
@@ -755,8 +764,8 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/agents/run",
-            _rq.model_of(CreateAgentMessageResponse),
-            body=_rq.request_body(ApiAgentRunRequest, body, fields),
+            _rq.model_of(_models.CreateAgentMessageResponse),
+            body=_rq.request_body(_models.ApiAgentRunRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -773,8 +782,8 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/agents",
-            _rq.model_of(AgentDTO),
-            body=_rq.request_body(CreateAgentRequest, body, fields),
+            _rq.model_of(_models.AgentDTO),
+            body=_rq.request_body(_models.CreateAgentRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -792,8 +801,8 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/visibility",
-            _rq.model_of(AgentDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.AgentDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -807,7 +816,7 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}/transfer",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -822,7 +831,7 @@ class AsyncAgentsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/agents/{_rq.segment('agent_id', agent_id)}",
-            _rq.model_of(AgentDTO),
+            _rq.model_of(_models.AgentDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))

@@ -11,26 +11,27 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inferencesh._generated.models import (
-    ApiKeyDTO,
-    CreateApiKeyRequest,
-    CursorListRequest,
-)
-from inferencesh._generated.params import (
-    CreateApiKeyRequestArgs,
-    CreateApiKeyRequestParams,
-    CursorListRequestArgs,
-    CursorListRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        ApiKeyDTO,
+        CreateApiKeyRequest,
+        CursorListRequest,
+    )
+    from inferencesh._generated.params import (
+        CreateApiKeyRequestArgs,
+        CreateApiKeyRequestParams,
+        CursorListRequestArgs,
+        CursorListRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -62,8 +63,8 @@ class ApiKeysResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys",
-            _rq.model_of(ApiKeyDTO),
-            body=_rq.request_body(CreateApiKeyRequest, body, fields),
+            _rq.model_of(_models.ApiKeyDTO),
+            body=_rq.request_body(_models.CreateApiKeyRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -88,11 +89,11 @@ class ApiKeysResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys/list",
-            _rq.model_of(SyncPage[ApiKeyDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.ApiKeyDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
 
 class ApiKeysResourceWithRawResponse(SyncResource):
@@ -111,8 +112,8 @@ class ApiKeysResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys",
-            _rq.model_of(ApiKeyDTO),
-            body=_rq.request_body(CreateApiKeyRequest, body, fields),
+            _rq.model_of(_models.ApiKeyDTO),
+            body=_rq.request_body(_models.CreateApiKeyRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -137,11 +138,11 @@ class ApiKeysResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys/list",
-            _rq.model_of(SyncPage[ApiKeyDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.ApiKeyDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
 
 class AsyncApiKeysResource(AsyncResource):
@@ -165,8 +166,8 @@ class AsyncApiKeysResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys",
-            _rq.model_of(ApiKeyDTO),
-            body=_rq.request_body(CreateApiKeyRequest, body, fields),
+            _rq.model_of(_models.ApiKeyDTO),
+            body=_rq.request_body(_models.CreateApiKeyRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -191,11 +192,11 @@ class AsyncApiKeysResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys/list",
-            _rq.model_of(AsyncPage[ApiKeyDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.ApiKeyDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
 
 class AsyncApiKeysResourceWithRawResponse(AsyncResource):
@@ -214,8 +215,8 @@ class AsyncApiKeysResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys",
-            _rq.model_of(ApiKeyDTO),
-            body=_rq.request_body(CreateApiKeyRequest, body, fields),
+            _rq.model_of(_models.ApiKeyDTO),
+            body=_rq.request_body(_models.CreateApiKeyRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -240,8 +241,8 @@ class AsyncApiKeysResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apikeys/list",
-            _rq.model_of(AsyncPage[ApiKeyDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.ApiKeyDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)

@@ -12,30 +12,31 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from inferencesh._generated.models import (
-    AppDTO,
-    AppVersionDTO,
-    CreateAppRequest,
-    CursorListRequest,
-    SetVisibilityRequest,
-)
-from inferencesh._generated.params import (
-    CreateAppRequestArgs,
-    CreateAppRequestParams,
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    SetVisibilityRequestArgs,
-    SetVisibilityRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        AppDTO,
+        AppVersionDTO,
+        CreateAppRequest,
+        CursorListRequest,
+        SetVisibilityRequest,
+    )
+    from inferencesh._generated.params import (
+        CreateAppRequestArgs,
+        CreateAppRequestParams,
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        SetVisibilityRequestArgs,
+        SetVisibilityRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -67,8 +68,8 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/apps",
-            _rq.model_of(AppDTO),
-            body=_rq.request_body(CreateAppRequest, body, fields),
+            _rq.model_of(_models.AppDTO),
+            body=_rq.request_body(_models.CreateAppRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -86,7 +87,7 @@ class AppsResource(SyncResource):
         ``POST /apps/{app_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/apps/{_rq.segment('app_id', app_id)}/duplicate", _rq.model_of(AppDTO)
+            "POST", f"/apps/{_rq.segment('app_id', app_id)}/duplicate", _rq.model_of(_models.AppDTO)
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -95,7 +96,9 @@ class AppsResource(SyncResource):
 
         ``GET /apps/{app_id}``
         """
-        call = _rq.Call("GET", f"/apps/{_rq.segment('app_id', app_id)}", _rq.model_of(AppDTO))
+        call = _rq.Call(
+            "GET", f"/apps/{_rq.segment('app_id', app_id)}", _rq.model_of(_models.AppDTO)
+        )
         return self._transport.call(call, _rq.check_options(options))
 
     def get_by_name(self, namespace: str, name: str, **options: Unpack[RequestOptions]) -> AppDTO:
@@ -106,7 +109,7 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/apps/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -120,7 +123,7 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -137,11 +140,11 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/apps/list",
-            _rq.model_of(SyncPage[AppDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.AppDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -157,11 +160,11 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/list",
-            _rq.model_of(SyncPage[AppVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.AppVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def set_current_version(
         self, app_id: str, version_id: str, **options: Unpack[RequestOptions]
@@ -173,7 +176,7 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "PUT",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/{_rq.segment('version_id', version_id)}/current",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -192,7 +195,7 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/status",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.inline_body({"status": status, "message": message}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -211,8 +214,8 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/visibility",
-            _rq.model_of(AppDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.AppDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -224,7 +227,7 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/transfer",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -239,7 +242,7 @@ class AppsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -261,8 +264,8 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/apps",
-            _rq.model_of(AppDTO),
-            body=_rq.request_body(CreateAppRequest, body, fields),
+            _rq.model_of(_models.AppDTO),
+            body=_rq.request_body(_models.CreateAppRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -280,7 +283,7 @@ class AppsResourceWithRawResponse(SyncResource):
         ``POST /apps/{app_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/apps/{_rq.segment('app_id', app_id)}/duplicate", _rq.model_of(AppDTO)
+            "POST", f"/apps/{_rq.segment('app_id', app_id)}/duplicate", _rq.model_of(_models.AppDTO)
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -289,7 +292,9 @@ class AppsResourceWithRawResponse(SyncResource):
 
         ``GET /apps/{app_id}``
         """
-        call = _rq.Call("GET", f"/apps/{_rq.segment('app_id', app_id)}", _rq.model_of(AppDTO))
+        call = _rq.Call(
+            "GET", f"/apps/{_rq.segment('app_id', app_id)}", _rq.model_of(_models.AppDTO)
+        )
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def get_by_name(
@@ -302,7 +307,7 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/apps/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -316,7 +321,7 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -333,11 +338,11 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/apps/list",
-            _rq.model_of(SyncPage[AppDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.AppDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -353,11 +358,11 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/list",
-            _rq.model_of(SyncPage[AppVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.AppVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def set_current_version(
         self, app_id: str, version_id: str, **options: Unpack[RequestOptions]
@@ -369,7 +374,7 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "PUT",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/{_rq.segment('version_id', version_id)}/current",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -388,7 +393,7 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/status",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.inline_body({"status": status, "message": message}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -407,8 +412,8 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/visibility",
-            _rq.model_of(AppDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.AppDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -422,7 +427,7 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/transfer",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -437,7 +442,7 @@ class AppsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -464,8 +469,8 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apps",
-            _rq.model_of(AppDTO),
-            body=_rq.request_body(CreateAppRequest, body, fields),
+            _rq.model_of(_models.AppDTO),
+            body=_rq.request_body(_models.CreateAppRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -483,7 +488,7 @@ class AsyncAppsResource(AsyncResource):
         ``POST /apps/{app_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/apps/{_rq.segment('app_id', app_id)}/duplicate", _rq.model_of(AppDTO)
+            "POST", f"/apps/{_rq.segment('app_id', app_id)}/duplicate", _rq.model_of(_models.AppDTO)
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -492,7 +497,9 @@ class AsyncAppsResource(AsyncResource):
 
         ``GET /apps/{app_id}``
         """
-        call = _rq.Call("GET", f"/apps/{_rq.segment('app_id', app_id)}", _rq.model_of(AppDTO))
+        call = _rq.Call(
+            "GET", f"/apps/{_rq.segment('app_id', app_id)}", _rq.model_of(_models.AppDTO)
+        )
         return await self._transport.call(call, _rq.check_options(options))
 
     async def get_by_name(
@@ -505,7 +512,7 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/apps/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -519,7 +526,7 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -536,11 +543,11 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apps/list",
-            _rq.model_of(AsyncPage[AppDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.AppDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -556,11 +563,11 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/list",
-            _rq.model_of(AsyncPage[AppVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.AppVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def set_current_version(
         self, app_id: str, version_id: str, **options: Unpack[RequestOptions]
@@ -572,7 +579,7 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "PUT",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/{_rq.segment('version_id', version_id)}/current",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -591,7 +598,7 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/status",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.inline_body({"status": status, "message": message}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -610,8 +617,8 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/visibility",
-            _rq.model_of(AppDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.AppDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -625,7 +632,7 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/transfer",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -640,7 +647,7 @@ class AsyncAppsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -662,8 +669,8 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apps",
-            _rq.model_of(AppDTO),
-            body=_rq.request_body(CreateAppRequest, body, fields),
+            _rq.model_of(_models.AppDTO),
+            body=_rq.request_body(_models.CreateAppRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -683,7 +690,7 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         ``POST /apps/{app_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/apps/{_rq.segment('app_id', app_id)}/duplicate", _rq.model_of(AppDTO)
+            "POST", f"/apps/{_rq.segment('app_id', app_id)}/duplicate", _rq.model_of(_models.AppDTO)
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -692,7 +699,9 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
 
         ``GET /apps/{app_id}``
         """
-        call = _rq.Call("GET", f"/apps/{_rq.segment('app_id', app_id)}", _rq.model_of(AppDTO))
+        call = _rq.Call(
+            "GET", f"/apps/{_rq.segment('app_id', app_id)}", _rq.model_of(_models.AppDTO)
+        )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def get_by_name(
@@ -705,7 +714,7 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/apps/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -719,7 +728,7 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -736,11 +745,11 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apps/list",
-            _rq.model_of(AsyncPage[AppDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.AppDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -756,11 +765,11 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/list",
-            _rq.model_of(AsyncPage[AppVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.AppVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def set_current_version(
         self, app_id: str, version_id: str, **options: Unpack[RequestOptions]
@@ -772,7 +781,7 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "PUT",
             f"/apps/{_rq.segment('app_id', app_id)}/versions/{_rq.segment('version_id', version_id)}/current",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -791,7 +800,7 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/status",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.inline_body({"status": status, "message": message}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -810,8 +819,8 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/visibility",
-            _rq.model_of(AppDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.AppDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -825,7 +834,7 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}/transfer",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -840,7 +849,7 @@ class AsyncAppsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/apps/{_rq.segment('app_id', app_id)}",
-            _rq.model_of(AppDTO),
+            _rq.model_of(_models.AppDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))

@@ -11,37 +11,38 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inferencesh._generated.models import (
-    ArtifactContentResponse,
-    ArtifactCreateRequest,
-    ArtifactDTO,
-    ArtifactPublishRequest,
-    ArtifactUpdateRequest,
-    ArtifactVersionDTO,
-    CursorListRequest,
-    SetVisibilityRequest,
-)
-from inferencesh._generated.params import (
-    ArtifactCreateRequestArgs,
-    ArtifactCreateRequestParams,
-    ArtifactPublishRequestArgs,
-    ArtifactPublishRequestParams,
-    ArtifactUpdateRequestArgs,
-    ArtifactUpdateRequestParams,
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    SetVisibilityRequestArgs,
-    SetVisibilityRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        ArtifactContentResponse,
+        ArtifactCreateRequest,
+        ArtifactDTO,
+        ArtifactPublishRequest,
+        ArtifactUpdateRequest,
+        ArtifactVersionDTO,
+        CursorListRequest,
+        SetVisibilityRequest,
+    )
+    from inferencesh._generated.params import (
+        ArtifactCreateRequestArgs,
+        ArtifactCreateRequestParams,
+        ArtifactPublishRequestArgs,
+        ArtifactPublishRequestParams,
+        ArtifactUpdateRequestArgs,
+        ArtifactUpdateRequestParams,
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        SetVisibilityRequestArgs,
+        SetVisibilityRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -70,7 +71,7 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/content",
-            _rq.model_of(ArtifactContentResponse),
+            _rq.model_of(_models.ArtifactContentResponse),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -92,7 +93,7 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -106,7 +107,7 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -120,7 +121,7 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(ArtifactVersionDTO),
+            _rq.model_of(_models.ArtifactVersionDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -137,11 +138,11 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts/list",
-            _rq.model_of(SyncPage[ArtifactDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.ArtifactDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -157,11 +158,11 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/list",
-            _rq.model_of(SyncPage[ArtifactVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.ArtifactVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def publish(
         self,
@@ -176,8 +177,8 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactCreateRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactCreateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -195,8 +196,8 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactPublishRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactPublishRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -214,8 +215,8 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/visibility",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -229,7 +230,7 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/transfer",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -248,8 +249,8 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactUpdateRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactUpdateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -263,7 +264,7 @@ class ArtifactsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/{_rq.segment('version_id', version_id)}/content",
-            _rq.model_of(ArtifactContentResponse),
+            _rq.model_of(_models.ArtifactContentResponse),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -281,7 +282,7 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/content",
-            _rq.model_of(ArtifactContentResponse),
+            _rq.model_of(_models.ArtifactContentResponse),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -303,7 +304,7 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -317,7 +318,7 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -331,7 +332,7 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(ArtifactVersionDTO),
+            _rq.model_of(_models.ArtifactVersionDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -348,11 +349,11 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts/list",
-            _rq.model_of(SyncPage[ArtifactDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.ArtifactDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -368,11 +369,11 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/list",
-            _rq.model_of(SyncPage[ArtifactVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.ArtifactVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def publish(
         self,
@@ -387,8 +388,8 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactCreateRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactCreateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -406,8 +407,8 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactPublishRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactPublishRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -425,8 +426,8 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/visibility",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -440,7 +441,7 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/transfer",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -459,8 +460,8 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactUpdateRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactUpdateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -474,7 +475,7 @@ class ArtifactsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/{_rq.segment('version_id', version_id)}/content",
-            _rq.model_of(ArtifactContentResponse),
+            _rq.model_of(_models.ArtifactContentResponse),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -497,7 +498,7 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/content",
-            _rq.model_of(ArtifactContentResponse),
+            _rq.model_of(_models.ArtifactContentResponse),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -519,7 +520,7 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -533,7 +534,7 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -547,7 +548,7 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(ArtifactVersionDTO),
+            _rq.model_of(_models.ArtifactVersionDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -564,11 +565,11 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts/list",
-            _rq.model_of(AsyncPage[ArtifactDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.ArtifactDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -584,11 +585,11 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/list",
-            _rq.model_of(AsyncPage[ArtifactVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.ArtifactVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def publish(
         self,
@@ -603,8 +604,8 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactCreateRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactCreateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -622,8 +623,8 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactPublishRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactPublishRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -641,8 +642,8 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/visibility",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -656,7 +657,7 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/transfer",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -675,8 +676,8 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactUpdateRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactUpdateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -690,7 +691,7 @@ class AsyncArtifactsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/{_rq.segment('version_id', version_id)}/content",
-            _rq.model_of(ArtifactContentResponse),
+            _rq.model_of(_models.ArtifactContentResponse),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -708,7 +709,7 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/content",
-            _rq.model_of(ArtifactContentResponse),
+            _rq.model_of(_models.ArtifactContentResponse),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -734,7 +735,7 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -748,7 +749,7 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -762,7 +763,7 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(ArtifactVersionDTO),
+            _rq.model_of(_models.ArtifactVersionDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -779,11 +780,11 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts/list",
-            _rq.model_of(AsyncPage[ArtifactDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.ArtifactDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -799,11 +800,11 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/list",
-            _rq.model_of(AsyncPage[ArtifactVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.ArtifactVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def publish(
         self,
@@ -818,8 +819,8 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/artifacts",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactCreateRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactCreateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -837,8 +838,8 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactPublishRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactPublishRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -856,8 +857,8 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/visibility",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -871,7 +872,7 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/transfer",
-            _rq.model_of(ArtifactDTO),
+            _rq.model_of(_models.ArtifactDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -890,8 +891,8 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}",
-            _rq.model_of(ArtifactDTO),
-            body=_rq.request_body(ArtifactUpdateRequest, body, fields),
+            _rq.model_of(_models.ArtifactDTO),
+            body=_rq.request_body(_models.ArtifactUpdateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -905,6 +906,6 @@ class AsyncArtifactsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/artifacts/{_rq.segment('artifact_id', artifact_id)}/versions/{_rq.segment('version_id', version_id)}/content",
-            _rq.model_of(ArtifactContentResponse),
+            _rq.model_of(_models.ArtifactContentResponse),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))

@@ -12,33 +12,34 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from inferencesh._generated.models import (
-    AlwaysAllowRequest,
-    AlwaysAllowResultDTO,
-    ChatDTO,
-    ChatMessageDTO,
-    ChatSettingsRequest,
-    ChatTraceDTO,
-    CursorListRequest,
-    ResourceStatusDTO,
-)
-from inferencesh._generated.params import (
-    AlwaysAllowRequestArgs,
-    AlwaysAllowRequestParams,
-    ChatSettingsRequestArgs,
-    ChatSettingsRequestParams,
-    CursorListRequestArgs,
-    CursorListRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        AlwaysAllowRequest,
+        AlwaysAllowResultDTO,
+        ChatDTO,
+        ChatMessageDTO,
+        ChatSettingsRequest,
+        ChatTraceDTO,
+        CursorListRequest,
+        ResourceStatusDTO,
+    )
+    from inferencesh._generated.params import (
+        AlwaysAllowRequestArgs,
+        AlwaysAllowRequestParams,
+        ChatSettingsRequestArgs,
+        ChatSettingsRequestParams,
+        CursorListRequestArgs,
+        CursorListRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -72,8 +73,8 @@ class ChatsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/tools/{_rq.segment('invocation_id', invocation_id)}/always-allow",
-            _rq.model_of(AlwaysAllowResultDTO),
-            body=_rq.request_body(AlwaysAllowRequest, body, fields),
+            _rq.model_of(_models.AlwaysAllowResultDTO),
+            body=_rq.request_body(_models.AlwaysAllowRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -85,7 +86,7 @@ class ChatsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/messages/{_rq.segment('message_id', message_id)}/cancel",
-            _rq.model_of(ChatMessageDTO),
+            _rq.model_of(_models.ChatMessageDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -103,7 +104,7 @@ class ChatsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/chats",
-            _rq.model_of(ChatDTO),
+            _rq.model_of(_models.ChatDTO),
             body=_rq.inline_body({"agent": agent, "context": context}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -121,7 +122,9 @@ class ChatsResource(SyncResource):
 
         ``GET /chats/{chat_id}``
         """
-        call = _rq.Call("GET", f"/chats/{_rq.segment('chat_id', chat_id)}", _rq.model_of(ChatDTO))
+        call = _rq.Call(
+            "GET", f"/chats/{_rq.segment('chat_id', chat_id)}", _rq.model_of(_models.ChatDTO)
+        )
         return self._transport.call(call, _rq.check_options(options))
 
     def list(
@@ -137,11 +140,11 @@ class ChatsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/chats/list",
-            _rq.model_of(SyncPage[ChatDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.ChatDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_messages(
         self,
@@ -158,11 +161,11 @@ class ChatsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(SyncPage[ChatMessageDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ChatMessageDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.sync_page(self._transport, call, _rq.check_options(options))
+        return _runtime.sync_page(self._transport, call, _rq.check_options(options))
 
     def send_message(
         self, chat_id: str, *, message: str, **options: Unpack[RequestOptions]
@@ -174,7 +177,7 @@ class ChatsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(ChatMessageDTO),
+            _rq.model_of(_models.ChatMessageDTO),
             body=_rq.inline_body({"message": message}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -187,7 +190,7 @@ class ChatsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/agent",
-            _rq.model_of(ChatDTO),
+            _rq.model_of(_models.ChatDTO),
             body=_rq.inline_body({"agent": agent}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -200,7 +203,7 @@ class ChatsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/status",
-            _rq.model_of(ResourceStatusDTO),
+            _rq.model_of(_models.ResourceStatusDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -218,7 +221,9 @@ class ChatsResource(SyncResource):
         ``GET /chats/{chat_id}/trace``
         """
         call = _rq.Call(
-            "GET", f"/chats/{_rq.segment('chat_id', chat_id)}/trace", _rq.model_of(ChatTraceDTO)
+            "GET",
+            f"/chats/{_rq.segment('chat_id', chat_id)}/trace",
+            _rq.model_of(_models.ChatTraceDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -236,8 +241,8 @@ class ChatsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}",
-            _rq.model_of(ChatDTO),
-            body=_rq.request_body(ChatSettingsRequest, body, fields),
+            _rq.model_of(_models.ChatDTO),
+            body=_rq.request_body(_models.ChatSettingsRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -260,8 +265,8 @@ class ChatsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/tools/{_rq.segment('invocation_id', invocation_id)}/always-allow",
-            _rq.model_of(AlwaysAllowResultDTO),
-            body=_rq.request_body(AlwaysAllowRequest, body, fields),
+            _rq.model_of(_models.AlwaysAllowResultDTO),
+            body=_rq.request_body(_models.AlwaysAllowRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -275,7 +280,7 @@ class ChatsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/messages/{_rq.segment('message_id', message_id)}/cancel",
-            _rq.model_of(ChatMessageDTO),
+            _rq.model_of(_models.ChatMessageDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -293,7 +298,7 @@ class ChatsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/chats",
-            _rq.model_of(ChatDTO),
+            _rq.model_of(_models.ChatDTO),
             body=_rq.inline_body({"agent": agent, "context": context}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -311,7 +316,9 @@ class ChatsResourceWithRawResponse(SyncResource):
 
         ``GET /chats/{chat_id}``
         """
-        call = _rq.Call("GET", f"/chats/{_rq.segment('chat_id', chat_id)}", _rq.model_of(ChatDTO))
+        call = _rq.Call(
+            "GET", f"/chats/{_rq.segment('chat_id', chat_id)}", _rq.model_of(_models.ChatDTO)
+        )
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def list(
@@ -327,11 +334,11 @@ class ChatsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/chats/list",
-            _rq.model_of(SyncPage[ChatDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.ChatDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_messages(
         self,
@@ -348,11 +355,11 @@ class ChatsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(SyncPage[ChatMessageDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.ChatMessageDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.sync_page_raw(self._transport, call, _rq.check_options(options))
+        return _runtime.sync_page_raw(self._transport, call, _rq.check_options(options))
 
     def send_message(
         self, chat_id: str, *, message: str, **options: Unpack[RequestOptions]
@@ -364,7 +371,7 @@ class ChatsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(ChatMessageDTO),
+            _rq.model_of(_models.ChatMessageDTO),
             body=_rq.inline_body({"message": message}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -379,7 +386,7 @@ class ChatsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/agent",
-            _rq.model_of(ChatDTO),
+            _rq.model_of(_models.ChatDTO),
             body=_rq.inline_body({"agent": agent}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -394,7 +401,7 @@ class ChatsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/status",
-            _rq.model_of(ResourceStatusDTO),
+            _rq.model_of(_models.ResourceStatusDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -412,7 +419,9 @@ class ChatsResourceWithRawResponse(SyncResource):
         ``GET /chats/{chat_id}/trace``
         """
         call = _rq.Call(
-            "GET", f"/chats/{_rq.segment('chat_id', chat_id)}/trace", _rq.model_of(ChatTraceDTO)
+            "GET",
+            f"/chats/{_rq.segment('chat_id', chat_id)}/trace",
+            _rq.model_of(_models.ChatTraceDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -430,8 +439,8 @@ class ChatsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}",
-            _rq.model_of(ChatDTO),
-            body=_rq.request_body(ChatSettingsRequest, body, fields),
+            _rq.model_of(_models.ChatDTO),
+            body=_rq.request_body(_models.ChatSettingsRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -459,8 +468,8 @@ class AsyncChatsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/tools/{_rq.segment('invocation_id', invocation_id)}/always-allow",
-            _rq.model_of(AlwaysAllowResultDTO),
-            body=_rq.request_body(AlwaysAllowRequest, body, fields),
+            _rq.model_of(_models.AlwaysAllowResultDTO),
+            body=_rq.request_body(_models.AlwaysAllowRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -474,7 +483,7 @@ class AsyncChatsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/messages/{_rq.segment('message_id', message_id)}/cancel",
-            _rq.model_of(ChatMessageDTO),
+            _rq.model_of(_models.ChatMessageDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -492,7 +501,7 @@ class AsyncChatsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/chats",
-            _rq.model_of(ChatDTO),
+            _rq.model_of(_models.ChatDTO),
             body=_rq.inline_body({"agent": agent, "context": context}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -510,7 +519,9 @@ class AsyncChatsResource(AsyncResource):
 
         ``GET /chats/{chat_id}``
         """
-        call = _rq.Call("GET", f"/chats/{_rq.segment('chat_id', chat_id)}", _rq.model_of(ChatDTO))
+        call = _rq.Call(
+            "GET", f"/chats/{_rq.segment('chat_id', chat_id)}", _rq.model_of(_models.ChatDTO)
+        )
         return await self._transport.call(call, _rq.check_options(options))
 
     def list(
@@ -526,11 +537,11 @@ class AsyncChatsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/chats/list",
-            _rq.model_of(AsyncPage[ChatDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.ChatDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_messages(
         self,
@@ -547,11 +558,11 @@ class AsyncChatsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(AsyncPage[ChatMessageDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ChatMessageDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.AsyncPager(self._transport, call, _rq.check_options(options))
+        return _runtime.AsyncPager(self._transport, call, _rq.check_options(options))
 
     async def send_message(
         self, chat_id: str, *, message: str, **options: Unpack[RequestOptions]
@@ -563,7 +574,7 @@ class AsyncChatsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(ChatMessageDTO),
+            _rq.model_of(_models.ChatMessageDTO),
             body=_rq.inline_body({"message": message}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -578,7 +589,7 @@ class AsyncChatsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/agent",
-            _rq.model_of(ChatDTO),
+            _rq.model_of(_models.ChatDTO),
             body=_rq.inline_body({"agent": agent}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -591,7 +602,7 @@ class AsyncChatsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/status",
-            _rq.model_of(ResourceStatusDTO),
+            _rq.model_of(_models.ResourceStatusDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -609,7 +620,9 @@ class AsyncChatsResource(AsyncResource):
         ``GET /chats/{chat_id}/trace``
         """
         call = _rq.Call(
-            "GET", f"/chats/{_rq.segment('chat_id', chat_id)}/trace", _rq.model_of(ChatTraceDTO)
+            "GET",
+            f"/chats/{_rq.segment('chat_id', chat_id)}/trace",
+            _rq.model_of(_models.ChatTraceDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -627,8 +640,8 @@ class AsyncChatsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}",
-            _rq.model_of(ChatDTO),
-            body=_rq.request_body(ChatSettingsRequest, body, fields),
+            _rq.model_of(_models.ChatDTO),
+            body=_rq.request_body(_models.ChatSettingsRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -651,8 +664,8 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/tools/{_rq.segment('invocation_id', invocation_id)}/always-allow",
-            _rq.model_of(AlwaysAllowResultDTO),
-            body=_rq.request_body(AlwaysAllowRequest, body, fields),
+            _rq.model_of(_models.AlwaysAllowResultDTO),
+            body=_rq.request_body(_models.AlwaysAllowRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -666,7 +679,7 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/messages/{_rq.segment('message_id', message_id)}/cancel",
-            _rq.model_of(ChatMessageDTO),
+            _rq.model_of(_models.ChatMessageDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -684,7 +697,7 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/chats",
-            _rq.model_of(ChatDTO),
+            _rq.model_of(_models.ChatDTO),
             body=_rq.inline_body({"agent": agent, "context": context}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -702,7 +715,9 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
 
         ``GET /chats/{chat_id}``
         """
-        call = _rq.Call("GET", f"/chats/{_rq.segment('chat_id', chat_id)}", _rq.model_of(ChatDTO))
+        call = _rq.Call(
+            "GET", f"/chats/{_rq.segment('chat_id', chat_id)}", _rq.model_of(_models.ChatDTO)
+        )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def list(
@@ -718,11 +733,11 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/chats/list",
-            _rq.model_of(AsyncPage[ChatDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.ChatDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_messages(
         self,
@@ -739,11 +754,11 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(AsyncPage[ChatMessageDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.ChatMessageDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return await _pages.async_page_raw(self._transport, call, _rq.check_options(options))
+        return await _runtime.async_page_raw(self._transport, call, _rq.check_options(options))
 
     async def send_message(
         self, chat_id: str, *, message: str, **options: Unpack[RequestOptions]
@@ -755,7 +770,7 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/messages",
-            _rq.model_of(ChatMessageDTO),
+            _rq.model_of(_models.ChatMessageDTO),
             body=_rq.inline_body({"message": message}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -770,7 +785,7 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}/agent",
-            _rq.model_of(ChatDTO),
+            _rq.model_of(_models.ChatDTO),
             body=_rq.inline_body({"agent": agent}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -785,7 +800,7 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/chats/{_rq.segment('chat_id', chat_id)}/status",
-            _rq.model_of(ResourceStatusDTO),
+            _rq.model_of(_models.ResourceStatusDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -805,7 +820,9 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         ``GET /chats/{chat_id}/trace``
         """
         call = _rq.Call(
-            "GET", f"/chats/{_rq.segment('chat_id', chat_id)}/trace", _rq.model_of(ChatTraceDTO)
+            "GET",
+            f"/chats/{_rq.segment('chat_id', chat_id)}/trace",
+            _rq.model_of(_models.ChatTraceDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -823,7 +840,7 @@ class AsyncChatsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/chats/{_rq.segment('chat_id', chat_id)}",
-            _rq.model_of(ChatDTO),
-            body=_rq.request_body(ChatSettingsRequest, body, fields),
+            _rq.model_of(_models.ChatDTO),
+            body=_rq.request_body(_models.ChatSettingsRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)

@@ -12,32 +12,33 @@ import builtins
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from inferencesh._generated.models import (
-    CheckRequirementsRequest,
-    CheckRequirementsResponse,
-    CredentialConfigDTO,
-    CredentialConnectRequest,
-    CredentialConnectResponse,
-    CredentialDTO,
-    CursorListRequest,
-)
-from inferencesh._generated.params import (
-    CheckRequirementsRequestArgs,
-    CheckRequirementsRequestParams,
-    CredentialConnectRequestArgs,
-    CredentialConnectRequestParams,
-    CursorListRequestArgs,
-    CursorListRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        CheckRequirementsRequest,
+        CheckRequirementsResponse,
+        CredentialConfigDTO,
+        CredentialConnectRequest,
+        CredentialConnectResponse,
+        CredentialDTO,
+        CursorListRequest,
+    )
+    from inferencesh._generated.params import (
+        CheckRequirementsRequestArgs,
+        CheckRequirementsRequestParams,
+        CredentialConnectRequestArgs,
+        CredentialConnectRequestParams,
+        CursorListRequestArgs,
+        CursorListRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -61,7 +62,7 @@ class CredentialsResource(SyncResource):
 
         ``GET /credentials/available``
         """
-        call = _rq.Call("GET", "/credentials/available", _rq.list_of(CredentialConfigDTO))
+        call = _rq.Call("GET", "/credentials/available", _rq.list_of(_models.CredentialConfigDTO))
         return self._transport.call(call, _rq.check_options(options))
 
     def capabilities(self, **options: Unpack[RequestOptions]) -> Any:
@@ -85,8 +86,8 @@ class CredentialsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/check",
-            _rq.model_of(CheckRequirementsResponse),
-            body=_rq.request_body(CheckRequirementsRequest, body, fields),
+            _rq.model_of(_models.CheckRequirementsResponse),
+            body=_rq.request_body(_models.CheckRequirementsRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -95,7 +96,7 @@ class CredentialsResource(SyncResource):
 
         ``GET /credentials/configs``
         """
-        call = _rq.Call("GET", "/credentials/configs", _rq.list_of(CredentialConfigDTO))
+        call = _rq.Call("GET", "/credentials/configs", _rq.list_of(_models.CredentialConfigDTO))
         return self._transport.call(call, _rq.check_options(options))
 
     def connect(
@@ -111,8 +112,8 @@ class CredentialsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/credentials",
-            _rq.model_of(CredentialConnectResponse),
-            body=_rq.request_body(CredentialConnectRequest, body, fields),
+            _rq.model_of(_models.CredentialConnectResponse),
+            body=_rq.request_body(_models.CredentialConnectRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -130,7 +131,9 @@ class CredentialsResource(SyncResource):
         ``GET /credentials/{provider}``
         """
         call = _rq.Call(
-            "GET", f"/credentials/{_rq.segment('provider', provider)}", _rq.model_of(CredentialDTO)
+            "GET",
+            f"/credentials/{_rq.segment('provider', provider)}",
+            _rq.model_of(_models.CredentialDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -147,11 +150,11 @@ class CredentialsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/list",
-            _rq.model_of(SyncPage[CredentialDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.CredentialDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
 
 class CredentialsResourceWithRawResponse(SyncResource):
@@ -164,7 +167,7 @@ class CredentialsResourceWithRawResponse(SyncResource):
 
         ``GET /credentials/available``
         """
-        call = _rq.Call("GET", "/credentials/available", _rq.list_of(CredentialConfigDTO))
+        call = _rq.Call("GET", "/credentials/available", _rq.list_of(_models.CredentialConfigDTO))
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def capabilities(self, **options: Unpack[RequestOptions]) -> APIResponse[Any]:
@@ -188,8 +191,8 @@ class CredentialsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/check",
-            _rq.model_of(CheckRequirementsResponse),
-            body=_rq.request_body(CheckRequirementsRequest, body, fields),
+            _rq.model_of(_models.CheckRequirementsResponse),
+            body=_rq.request_body(_models.CheckRequirementsRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -200,7 +203,7 @@ class CredentialsResourceWithRawResponse(SyncResource):
 
         ``GET /credentials/configs``
         """
-        call = _rq.Call("GET", "/credentials/configs", _rq.list_of(CredentialConfigDTO))
+        call = _rq.Call("GET", "/credentials/configs", _rq.list_of(_models.CredentialConfigDTO))
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def connect(
@@ -216,8 +219,8 @@ class CredentialsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/credentials",
-            _rq.model_of(CredentialConnectResponse),
-            body=_rq.request_body(CredentialConnectRequest, body, fields),
+            _rq.model_of(_models.CredentialConnectResponse),
+            body=_rq.request_body(_models.CredentialConnectRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -235,7 +238,9 @@ class CredentialsResourceWithRawResponse(SyncResource):
         ``GET /credentials/{provider}``
         """
         call = _rq.Call(
-            "GET", f"/credentials/{_rq.segment('provider', provider)}", _rq.model_of(CredentialDTO)
+            "GET",
+            f"/credentials/{_rq.segment('provider', provider)}",
+            _rq.model_of(_models.CredentialDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -252,11 +257,11 @@ class CredentialsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/list",
-            _rq.model_of(SyncPage[CredentialDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.CredentialDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
 
 class AsyncCredentialsResource(AsyncResource):
@@ -274,7 +279,7 @@ class AsyncCredentialsResource(AsyncResource):
 
         ``GET /credentials/available``
         """
-        call = _rq.Call("GET", "/credentials/available", _rq.list_of(CredentialConfigDTO))
+        call = _rq.Call("GET", "/credentials/available", _rq.list_of(_models.CredentialConfigDTO))
         return await self._transport.call(call, _rq.check_options(options))
 
     async def capabilities(self, **options: Unpack[RequestOptions]) -> Any:
@@ -298,8 +303,8 @@ class AsyncCredentialsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/check",
-            _rq.model_of(CheckRequirementsResponse),
-            body=_rq.request_body(CheckRequirementsRequest, body, fields),
+            _rq.model_of(_models.CheckRequirementsResponse),
+            body=_rq.request_body(_models.CheckRequirementsRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -310,7 +315,7 @@ class AsyncCredentialsResource(AsyncResource):
 
         ``GET /credentials/configs``
         """
-        call = _rq.Call("GET", "/credentials/configs", _rq.list_of(CredentialConfigDTO))
+        call = _rq.Call("GET", "/credentials/configs", _rq.list_of(_models.CredentialConfigDTO))
         return await self._transport.call(call, _rq.check_options(options))
 
     async def connect(
@@ -326,8 +331,8 @@ class AsyncCredentialsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/credentials",
-            _rq.model_of(CredentialConnectResponse),
-            body=_rq.request_body(CredentialConnectRequest, body, fields),
+            _rq.model_of(_models.CredentialConnectResponse),
+            body=_rq.request_body(_models.CredentialConnectRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -345,7 +350,9 @@ class AsyncCredentialsResource(AsyncResource):
         ``GET /credentials/{provider}``
         """
         call = _rq.Call(
-            "GET", f"/credentials/{_rq.segment('provider', provider)}", _rq.model_of(CredentialDTO)
+            "GET",
+            f"/credentials/{_rq.segment('provider', provider)}",
+            _rq.model_of(_models.CredentialDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -362,11 +369,11 @@ class AsyncCredentialsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/list",
-            _rq.model_of(AsyncPage[CredentialDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.CredentialDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
 
 class AsyncCredentialsResourceWithRawResponse(AsyncResource):
@@ -379,7 +386,7 @@ class AsyncCredentialsResourceWithRawResponse(AsyncResource):
 
         ``GET /credentials/available``
         """
-        call = _rq.Call("GET", "/credentials/available", _rq.list_of(CredentialConfigDTO))
+        call = _rq.Call("GET", "/credentials/available", _rq.list_of(_models.CredentialConfigDTO))
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def capabilities(self, **options: Unpack[RequestOptions]) -> APIResponse[Any]:
@@ -403,8 +410,8 @@ class AsyncCredentialsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/check",
-            _rq.model_of(CheckRequirementsResponse),
-            body=_rq.request_body(CheckRequirementsRequest, body, fields),
+            _rq.model_of(_models.CheckRequirementsResponse),
+            body=_rq.request_body(_models.CheckRequirementsRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -415,7 +422,7 @@ class AsyncCredentialsResourceWithRawResponse(AsyncResource):
 
         ``GET /credentials/configs``
         """
-        call = _rq.Call("GET", "/credentials/configs", _rq.list_of(CredentialConfigDTO))
+        call = _rq.Call("GET", "/credentials/configs", _rq.list_of(_models.CredentialConfigDTO))
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def connect(
@@ -431,8 +438,8 @@ class AsyncCredentialsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/credentials",
-            _rq.model_of(CredentialConnectResponse),
-            body=_rq.request_body(CredentialConnectRequest, body, fields),
+            _rq.model_of(_models.CredentialConnectResponse),
+            body=_rq.request_body(_models.CredentialConnectRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -454,7 +461,9 @@ class AsyncCredentialsResourceWithRawResponse(AsyncResource):
         ``GET /credentials/{provider}``
         """
         call = _rq.Call(
-            "GET", f"/credentials/{_rq.segment('provider', provider)}", _rq.model_of(CredentialDTO)
+            "GET",
+            f"/credentials/{_rq.segment('provider', provider)}",
+            _rq.model_of(_models.CredentialDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -471,8 +480,8 @@ class AsyncCredentialsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/credentials/list",
-            _rq.model_of(AsyncPage[CredentialDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.CredentialDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)

@@ -13,26 +13,27 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from inferencesh._generated.models import (
-    CursorListRequest,
-    EngineDTO,
-    SetVisibilityRequest,
-)
-from inferencesh._generated.params import (
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    SetVisibilityRequestArgs,
-    SetVisibilityRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        CursorListRequest,
+        EngineDTO,
+        SetVisibilityRequest,
+    )
+    from inferencesh._generated.params import (
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        SetVisibilityRequestArgs,
+        SetVisibilityRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -56,7 +57,9 @@ class EnginesResource(SyncResource):
 
         ``POST /engines``
         """
-        call = _rq.Call("POST", "/engines", _rq.model_of(EngineDTO), body=_rq.json_body(body))
+        call = _rq.Call(
+            "POST", "/engines", _rq.model_of(_models.EngineDTO), body=_rq.json_body(body)
+        )
         return self._transport.call(call, _rq.check_options(options))
 
     def delete(self, engine_id: str, **options: Unpack[RequestOptions]) -> None:
@@ -101,7 +104,7 @@ class EnginesResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/engines/resources",
-            _rq.list_of(EngineDTO),
+            _rq.list_of(_models.EngineDTO),
             body=_rq.inline_body({"app_ids": app_ids, "agent_ids": agent_ids}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -112,7 +115,9 @@ class EnginesResource(SyncResource):
         ``GET /engines/{engine_id}``
         """
         call = _rq.Call(
-            "GET", f"/engines/{_rq.segment('engine_id', engine_id)}", _rq.model_of(EngineDTO)
+            "GET",
+            f"/engines/{_rq.segment('engine_id', engine_id)}",
+            _rq.model_of(_models.EngineDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -129,11 +134,11 @@ class EnginesResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/engines/list",
-            _rq.model_of(SyncPage[EngineDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.EngineDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def restart(self, engine_id: str, **options: Unpack[RequestOptions]) -> None:
         """Restart an engine.
@@ -159,8 +164,8 @@ class EnginesResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}/visibility",
-            _rq.model_of(EngineDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.EngineDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -182,7 +187,7 @@ class EnginesResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}/transfer",
-            _rq.model_of(EngineDTO),
+            _rq.model_of(_models.EngineDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -197,7 +202,7 @@ class EnginesResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}",
-            _rq.model_of(EngineDTO),
+            _rq.model_of(_models.EngineDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -223,7 +228,9 @@ class EnginesResourceWithRawResponse(SyncResource):
 
         ``POST /engines``
         """
-        call = _rq.Call("POST", "/engines", _rq.model_of(EngineDTO), body=_rq.json_body(body))
+        call = _rq.Call(
+            "POST", "/engines", _rq.model_of(_models.EngineDTO), body=_rq.json_body(body)
+        )
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def delete(self, engine_id: str, **options: Unpack[RequestOptions]) -> APIResponse[None]:
@@ -268,7 +275,7 @@ class EnginesResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/engines/resources",
-            _rq.list_of(EngineDTO),
+            _rq.list_of(_models.EngineDTO),
             body=_rq.inline_body({"app_ids": app_ids, "agent_ids": agent_ids}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -279,7 +286,9 @@ class EnginesResourceWithRawResponse(SyncResource):
         ``GET /engines/{engine_id}``
         """
         call = _rq.Call(
-            "GET", f"/engines/{_rq.segment('engine_id', engine_id)}", _rq.model_of(EngineDTO)
+            "GET",
+            f"/engines/{_rq.segment('engine_id', engine_id)}",
+            _rq.model_of(_models.EngineDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -296,11 +305,11 @@ class EnginesResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/engines/list",
-            _rq.model_of(SyncPage[EngineDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.EngineDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def restart(self, engine_id: str, **options: Unpack[RequestOptions]) -> APIResponse[None]:
         """Restart an engine.
@@ -326,8 +335,8 @@ class EnginesResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}/visibility",
-            _rq.model_of(EngineDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.EngineDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -349,7 +358,7 @@ class EnginesResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}/transfer",
-            _rq.model_of(EngineDTO),
+            _rq.model_of(_models.EngineDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -364,7 +373,7 @@ class EnginesResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}",
-            _rq.model_of(EngineDTO),
+            _rq.model_of(_models.EngineDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -393,7 +402,9 @@ class AsyncEnginesResource(AsyncResource):
 
         ``POST /engines``
         """
-        call = _rq.Call("POST", "/engines", _rq.model_of(EngineDTO), body=_rq.json_body(body))
+        call = _rq.Call(
+            "POST", "/engines", _rq.model_of(_models.EngineDTO), body=_rq.json_body(body)
+        )
         return await self._transport.call(call, _rq.check_options(options))
 
     async def delete(self, engine_id: str, **options: Unpack[RequestOptions]) -> None:
@@ -438,7 +449,7 @@ class AsyncEnginesResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/engines/resources",
-            _rq.list_of(EngineDTO),
+            _rq.list_of(_models.EngineDTO),
             body=_rq.inline_body({"app_ids": app_ids, "agent_ids": agent_ids}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -449,7 +460,9 @@ class AsyncEnginesResource(AsyncResource):
         ``GET /engines/{engine_id}``
         """
         call = _rq.Call(
-            "GET", f"/engines/{_rq.segment('engine_id', engine_id)}", _rq.model_of(EngineDTO)
+            "GET",
+            f"/engines/{_rq.segment('engine_id', engine_id)}",
+            _rq.model_of(_models.EngineDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -466,11 +479,11 @@ class AsyncEnginesResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/engines/list",
-            _rq.model_of(AsyncPage[EngineDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.EngineDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def restart(self, engine_id: str, **options: Unpack[RequestOptions]) -> None:
         """Restart an engine.
@@ -496,8 +509,8 @@ class AsyncEnginesResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}/visibility",
-            _rq.model_of(EngineDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.EngineDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -519,7 +532,7 @@ class AsyncEnginesResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}/transfer",
-            _rq.model_of(EngineDTO),
+            _rq.model_of(_models.EngineDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -534,7 +547,7 @@ class AsyncEnginesResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}",
-            _rq.model_of(EngineDTO),
+            _rq.model_of(_models.EngineDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -560,7 +573,9 @@ class AsyncEnginesResourceWithRawResponse(AsyncResource):
 
         ``POST /engines``
         """
-        call = _rq.Call("POST", "/engines", _rq.model_of(EngineDTO), body=_rq.json_body(body))
+        call = _rq.Call(
+            "POST", "/engines", _rq.model_of(_models.EngineDTO), body=_rq.json_body(body)
+        )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def delete(self, engine_id: str, **options: Unpack[RequestOptions]) -> APIResponse[None]:
@@ -605,7 +620,7 @@ class AsyncEnginesResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/engines/resources",
-            _rq.list_of(EngineDTO),
+            _rq.list_of(_models.EngineDTO),
             body=_rq.inline_body({"app_ids": app_ids, "agent_ids": agent_ids}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -618,7 +633,9 @@ class AsyncEnginesResourceWithRawResponse(AsyncResource):
         ``GET /engines/{engine_id}``
         """
         call = _rq.Call(
-            "GET", f"/engines/{_rq.segment('engine_id', engine_id)}", _rq.model_of(EngineDTO)
+            "GET",
+            f"/engines/{_rq.segment('engine_id', engine_id)}",
+            _rq.model_of(_models.EngineDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -635,11 +652,11 @@ class AsyncEnginesResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/engines/list",
-            _rq.model_of(AsyncPage[EngineDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.EngineDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def restart(self, engine_id: str, **options: Unpack[RequestOptions]) -> APIResponse[None]:
         """Restart an engine.
@@ -665,8 +682,8 @@ class AsyncEnginesResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}/visibility",
-            _rq.model_of(EngineDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.EngineDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -688,7 +705,7 @@ class AsyncEnginesResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}/transfer",
-            _rq.model_of(EngineDTO),
+            _rq.model_of(_models.EngineDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -703,7 +720,7 @@ class AsyncEnginesResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/engines/{_rq.segment('engine_id', engine_id)}",
-            _rq.model_of(EngineDTO),
+            _rq.model_of(_models.EngineDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))

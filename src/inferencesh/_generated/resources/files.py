@@ -12,26 +12,27 @@ import builtins
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inferencesh._generated.models import (
-    CursorListRequest,
-    FileCreateRequest,
-    FileDTO,
-)
-from inferencesh._generated.params import (
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    FileCreateRequestArgs,
-    FileCreateRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        CursorListRequest,
+        FileCreateRequest,
+        FileDTO,
+    )
+    from inferencesh._generated.params import (
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        FileCreateRequestArgs,
+        FileCreateRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -63,8 +64,8 @@ class FilesResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/files",
-            _rq.list_of(FileDTO),
-            body=_rq.request_body(FileCreateRequest, body, fields),
+            _rq.list_of(_models.FileDTO),
+            body=_rq.request_body(_models.FileCreateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -81,7 +82,9 @@ class FilesResource(SyncResource):
 
         ``GET /files/{file_id}``
         """
-        call = _rq.Call("GET", f"/files/{_rq.segment('file_id', file_id)}", _rq.model_of(FileDTO))
+        call = _rq.Call(
+            "GET", f"/files/{_rq.segment('file_id', file_id)}", _rq.model_of(_models.FileDTO)
+        )
         return self._transport.call(call, _rq.check_options(options))
 
     def list(
@@ -97,11 +100,11 @@ class FilesResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/files/list",
-            _rq.model_of(SyncPage[FileDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.FileDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
 
 class FilesResourceWithRawResponse(SyncResource):
@@ -120,8 +123,8 @@ class FilesResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/files",
-            _rq.list_of(FileDTO),
-            body=_rq.request_body(FileCreateRequest, body, fields),
+            _rq.list_of(_models.FileDTO),
+            body=_rq.request_body(_models.FileCreateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -138,7 +141,9 @@ class FilesResourceWithRawResponse(SyncResource):
 
         ``GET /files/{file_id}``
         """
-        call = _rq.Call("GET", f"/files/{_rq.segment('file_id', file_id)}", _rq.model_of(FileDTO))
+        call = _rq.Call(
+            "GET", f"/files/{_rq.segment('file_id', file_id)}", _rq.model_of(_models.FileDTO)
+        )
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def list(
@@ -154,11 +159,11 @@ class FilesResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/files/list",
-            _rq.model_of(SyncPage[FileDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.FileDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
 
 class AsyncFilesResource(AsyncResource):
@@ -182,8 +187,8 @@ class AsyncFilesResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/files",
-            _rq.list_of(FileDTO),
-            body=_rq.request_body(FileCreateRequest, body, fields),
+            _rq.list_of(_models.FileDTO),
+            body=_rq.request_body(_models.FileCreateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -200,7 +205,9 @@ class AsyncFilesResource(AsyncResource):
 
         ``GET /files/{file_id}``
         """
-        call = _rq.Call("GET", f"/files/{_rq.segment('file_id', file_id)}", _rq.model_of(FileDTO))
+        call = _rq.Call(
+            "GET", f"/files/{_rq.segment('file_id', file_id)}", _rq.model_of(_models.FileDTO)
+        )
         return await self._transport.call(call, _rq.check_options(options))
 
     def list(
@@ -216,11 +223,11 @@ class AsyncFilesResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/files/list",
-            _rq.model_of(AsyncPage[FileDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.FileDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
 
 class AsyncFilesResourceWithRawResponse(AsyncResource):
@@ -239,8 +246,8 @@ class AsyncFilesResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/files",
-            _rq.list_of(FileDTO),
-            body=_rq.request_body(FileCreateRequest, body, fields),
+            _rq.list_of(_models.FileDTO),
+            body=_rq.request_body(_models.FileCreateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -257,7 +264,9 @@ class AsyncFilesResourceWithRawResponse(AsyncResource):
 
         ``GET /files/{file_id}``
         """
-        call = _rq.Call("GET", f"/files/{_rq.segment('file_id', file_id)}", _rq.model_of(FileDTO))
+        call = _rq.Call(
+            "GET", f"/files/{_rq.segment('file_id', file_id)}", _rq.model_of(_models.FileDTO)
+        )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def list(
@@ -273,8 +282,8 @@ class AsyncFilesResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/files/list",
-            _rq.model_of(AsyncPage[FileDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.FileDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)

@@ -12,26 +12,27 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from inferencesh._generated.models import (
-    CursorListRequest,
-    FlowRunDTO,
-    SetVisibilityRequest,
-)
-from inferencesh._generated.params import (
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    SetVisibilityRequestArgs,
-    SetVisibilityRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        CursorListRequest,
+        FlowRunDTO,
+        SetVisibilityRequest,
+    )
+    from inferencesh._generated.params import (
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        SetVisibilityRequestArgs,
+        SetVisibilityRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -68,7 +69,7 @@ class FlowRunsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}/clone",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -82,7 +83,7 @@ class FlowRunsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
             body=_rq.inline_body({"flow": flow, "input": input}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -93,7 +94,9 @@ class FlowRunsResource(SyncResource):
         ``GET /flowruns/{flow_run_id}``
         """
         call = _rq.Call(
-            "GET", f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}", _rq.model_of(FlowRunDTO)
+            "GET",
+            f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}",
+            _rq.model_of(_models.FlowRunDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -110,11 +113,11 @@ class FlowRunsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns/list",
-            _rq.model_of(SyncPage[FlowRunDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.FlowRunDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -130,8 +133,8 @@ class FlowRunsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}/visibility",
-            _rq.model_of(FlowRunDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.FlowRunDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -145,7 +148,7 @@ class FlowRunsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -172,7 +175,7 @@ class FlowRunsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}/clone",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -186,7 +189,7 @@ class FlowRunsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
             body=_rq.inline_body({"flow": flow, "input": input}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -197,7 +200,9 @@ class FlowRunsResourceWithRawResponse(SyncResource):
         ``GET /flowruns/{flow_run_id}``
         """
         call = _rq.Call(
-            "GET", f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}", _rq.model_of(FlowRunDTO)
+            "GET",
+            f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}",
+            _rq.model_of(_models.FlowRunDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -214,11 +219,11 @@ class FlowRunsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns/list",
-            _rq.model_of(SyncPage[FlowRunDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.FlowRunDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -234,8 +239,8 @@ class FlowRunsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}/visibility",
-            _rq.model_of(FlowRunDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.FlowRunDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -249,7 +254,7 @@ class FlowRunsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -281,7 +286,7 @@ class AsyncFlowRunsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}/clone",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -295,7 +300,7 @@ class AsyncFlowRunsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
             body=_rq.inline_body({"flow": flow, "input": input}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -306,7 +311,9 @@ class AsyncFlowRunsResource(AsyncResource):
         ``GET /flowruns/{flow_run_id}``
         """
         call = _rq.Call(
-            "GET", f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}", _rq.model_of(FlowRunDTO)
+            "GET",
+            f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}",
+            _rq.model_of(_models.FlowRunDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -323,11 +330,11 @@ class AsyncFlowRunsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns/list",
-            _rq.model_of(AsyncPage[FlowRunDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowRunDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def set_visibility(
         self,
@@ -343,8 +350,8 @@ class AsyncFlowRunsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}/visibility",
-            _rq.model_of(FlowRunDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.FlowRunDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -358,7 +365,7 @@ class AsyncFlowRunsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -389,7 +396,7 @@ class AsyncFlowRunsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}/clone",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -403,7 +410,7 @@ class AsyncFlowRunsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
             body=_rq.inline_body({"flow": flow, "input": input}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -416,7 +423,9 @@ class AsyncFlowRunsResourceWithRawResponse(AsyncResource):
         ``GET /flowruns/{flow_run_id}``
         """
         call = _rq.Call(
-            "GET", f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}", _rq.model_of(FlowRunDTO)
+            "GET",
+            f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}",
+            _rq.model_of(_models.FlowRunDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -433,11 +442,11 @@ class AsyncFlowRunsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/flowruns/list",
-            _rq.model_of(AsyncPage[FlowRunDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowRunDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def set_visibility(
         self,
@@ -453,8 +462,8 @@ class AsyncFlowRunsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}/visibility",
-            _rq.model_of(FlowRunDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.FlowRunDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -468,7 +477,7 @@ class AsyncFlowRunsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flowruns/{_rq.segment('flow_run_id', flow_run_id)}",
-            _rq.model_of(FlowRunDTO),
+            _rq.model_of(_models.FlowRunDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))

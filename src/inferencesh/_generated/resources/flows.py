@@ -12,28 +12,29 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from inferencesh._generated.models import (
-    AppDTO,
-    CursorListRequest,
-    FlowDTO,
-    FlowVersionDTO,
-    SetVisibilityRequest,
-)
-from inferencesh._generated.params import (
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    SetVisibilityRequestArgs,
-    SetVisibilityRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        AppDTO,
+        CursorListRequest,
+        FlowDTO,
+        FlowVersionDTO,
+        SetVisibilityRequest,
+    )
+    from inferencesh._generated.params import (
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        SetVisibilityRequestArgs,
+        SetVisibilityRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -58,7 +59,7 @@ class FlowsResource(SyncResource):
         ``POST /flows``
         """
         call = _rq.Call(
-            "POST", "/flows", _rq.model_of(FlowDTO), body=_rq.inline_body({"name": name})
+            "POST", "/flows", _rq.model_of(_models.FlowDTO), body=_rq.inline_body({"name": name})
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -68,7 +69,7 @@ class FlowsResource(SyncResource):
         ``POST /flows/{flow_id}/app``
         """
         call = _rq.Call(
-            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/app", _rq.model_of(AppDTO)
+            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/app", _rq.model_of(_models.AppDTO)
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -86,7 +87,9 @@ class FlowsResource(SyncResource):
         ``POST /flows/{flow_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/duplicate", _rq.model_of(FlowDTO)
+            "POST",
+            f"/flows/{_rq.segment('flow_id', flow_id)}/duplicate",
+            _rq.model_of(_models.FlowDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -95,7 +98,9 @@ class FlowsResource(SyncResource):
 
         ``GET /flows/{flow_id}``
         """
-        call = _rq.Call("GET", f"/flows/{_rq.segment('flow_id', flow_id)}", _rq.model_of(FlowDTO))
+        call = _rq.Call(
+            "GET", f"/flows/{_rq.segment('flow_id', flow_id)}", _rq.model_of(_models.FlowDTO)
+        )
         return self._transport.call(call, _rq.check_options(options))
 
     def list(
@@ -111,11 +116,11 @@ class FlowsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/flows/list",
-            _rq.model_of(SyncPage[FlowDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.FlowDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -131,11 +136,11 @@ class FlowsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/versions/list",
-            _rq.model_of(SyncPage[FlowVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.FlowVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -151,8 +156,8 @@ class FlowsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/visibility",
-            _rq.model_of(FlowDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.FlowDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -164,7 +169,7 @@ class FlowsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/transfer",
-            _rq.model_of(FlowDTO),
+            _rq.model_of(_models.FlowDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -179,7 +184,7 @@ class FlowsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}",
-            _rq.model_of(FlowDTO),
+            _rq.model_of(_models.FlowDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -194,7 +199,7 @@ class FlowsResourceWithRawResponse(SyncResource):
         ``POST /flows``
         """
         call = _rq.Call(
-            "POST", "/flows", _rq.model_of(FlowDTO), body=_rq.inline_body({"name": name})
+            "POST", "/flows", _rq.model_of(_models.FlowDTO), body=_rq.inline_body({"name": name})
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -204,7 +209,7 @@ class FlowsResourceWithRawResponse(SyncResource):
         ``POST /flows/{flow_id}/app``
         """
         call = _rq.Call(
-            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/app", _rq.model_of(AppDTO)
+            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/app", _rq.model_of(_models.AppDTO)
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -222,7 +227,9 @@ class FlowsResourceWithRawResponse(SyncResource):
         ``POST /flows/{flow_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/duplicate", _rq.model_of(FlowDTO)
+            "POST",
+            f"/flows/{_rq.segment('flow_id', flow_id)}/duplicate",
+            _rq.model_of(_models.FlowDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -231,7 +238,9 @@ class FlowsResourceWithRawResponse(SyncResource):
 
         ``GET /flows/{flow_id}``
         """
-        call = _rq.Call("GET", f"/flows/{_rq.segment('flow_id', flow_id)}", _rq.model_of(FlowDTO))
+        call = _rq.Call(
+            "GET", f"/flows/{_rq.segment('flow_id', flow_id)}", _rq.model_of(_models.FlowDTO)
+        )
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def list(
@@ -247,11 +256,11 @@ class FlowsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/flows/list",
-            _rq.model_of(SyncPage[FlowDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.FlowDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -267,11 +276,11 @@ class FlowsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/versions/list",
-            _rq.model_of(SyncPage[FlowVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.FlowVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -287,8 +296,8 @@ class FlowsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/visibility",
-            _rq.model_of(FlowDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.FlowDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -302,7 +311,7 @@ class FlowsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/transfer",
-            _rq.model_of(FlowDTO),
+            _rq.model_of(_models.FlowDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -317,7 +326,7 @@ class FlowsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}",
-            _rq.model_of(FlowDTO),
+            _rq.model_of(_models.FlowDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -337,7 +346,7 @@ class AsyncFlowsResource(AsyncResource):
         ``POST /flows``
         """
         call = _rq.Call(
-            "POST", "/flows", _rq.model_of(FlowDTO), body=_rq.inline_body({"name": name})
+            "POST", "/flows", _rq.model_of(_models.FlowDTO), body=_rq.inline_body({"name": name})
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -347,7 +356,7 @@ class AsyncFlowsResource(AsyncResource):
         ``POST /flows/{flow_id}/app``
         """
         call = _rq.Call(
-            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/app", _rq.model_of(AppDTO)
+            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/app", _rq.model_of(_models.AppDTO)
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -365,7 +374,9 @@ class AsyncFlowsResource(AsyncResource):
         ``POST /flows/{flow_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/duplicate", _rq.model_of(FlowDTO)
+            "POST",
+            f"/flows/{_rq.segment('flow_id', flow_id)}/duplicate",
+            _rq.model_of(_models.FlowDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -374,7 +385,9 @@ class AsyncFlowsResource(AsyncResource):
 
         ``GET /flows/{flow_id}``
         """
-        call = _rq.Call("GET", f"/flows/{_rq.segment('flow_id', flow_id)}", _rq.model_of(FlowDTO))
+        call = _rq.Call(
+            "GET", f"/flows/{_rq.segment('flow_id', flow_id)}", _rq.model_of(_models.FlowDTO)
+        )
         return await self._transport.call(call, _rq.check_options(options))
 
     def list(
@@ -390,11 +403,11 @@ class AsyncFlowsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/flows/list",
-            _rq.model_of(AsyncPage[FlowDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -410,11 +423,11 @@ class AsyncFlowsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/versions/list",
-            _rq.model_of(AsyncPage[FlowVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def set_visibility(
         self,
@@ -430,8 +443,8 @@ class AsyncFlowsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/visibility",
-            _rq.model_of(FlowDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.FlowDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -445,7 +458,7 @@ class AsyncFlowsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/transfer",
-            _rq.model_of(FlowDTO),
+            _rq.model_of(_models.FlowDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -460,7 +473,7 @@ class AsyncFlowsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}",
-            _rq.model_of(FlowDTO),
+            _rq.model_of(_models.FlowDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -475,7 +488,7 @@ class AsyncFlowsResourceWithRawResponse(AsyncResource):
         ``POST /flows``
         """
         call = _rq.Call(
-            "POST", "/flows", _rq.model_of(FlowDTO), body=_rq.inline_body({"name": name})
+            "POST", "/flows", _rq.model_of(_models.FlowDTO), body=_rq.inline_body({"name": name})
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -487,7 +500,7 @@ class AsyncFlowsResourceWithRawResponse(AsyncResource):
         ``POST /flows/{flow_id}/app``
         """
         call = _rq.Call(
-            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/app", _rq.model_of(AppDTO)
+            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/app", _rq.model_of(_models.AppDTO)
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -507,7 +520,9 @@ class AsyncFlowsResourceWithRawResponse(AsyncResource):
         ``POST /flows/{flow_id}/duplicate``
         """
         call = _rq.Call(
-            "POST", f"/flows/{_rq.segment('flow_id', flow_id)}/duplicate", _rq.model_of(FlowDTO)
+            "POST",
+            f"/flows/{_rq.segment('flow_id', flow_id)}/duplicate",
+            _rq.model_of(_models.FlowDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -516,7 +531,9 @@ class AsyncFlowsResourceWithRawResponse(AsyncResource):
 
         ``GET /flows/{flow_id}``
         """
-        call = _rq.Call("GET", f"/flows/{_rq.segment('flow_id', flow_id)}", _rq.model_of(FlowDTO))
+        call = _rq.Call(
+            "GET", f"/flows/{_rq.segment('flow_id', flow_id)}", _rq.model_of(_models.FlowDTO)
+        )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def list(
@@ -532,11 +549,11 @@ class AsyncFlowsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/flows/list",
-            _rq.model_of(AsyncPage[FlowDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -552,11 +569,11 @@ class AsyncFlowsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/versions/list",
-            _rq.model_of(AsyncPage[FlowVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.FlowVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def set_visibility(
         self,
@@ -572,8 +589,8 @@ class AsyncFlowsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/visibility",
-            _rq.model_of(FlowDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.FlowDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -587,7 +604,7 @@ class AsyncFlowsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}/transfer",
-            _rq.model_of(FlowDTO),
+            _rq.model_of(_models.FlowDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -602,7 +619,7 @@ class AsyncFlowsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/flows/{_rq.segment('flow_id', flow_id)}",
-            _rq.model_of(FlowDTO),
+            _rq.model_of(_models.FlowDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))

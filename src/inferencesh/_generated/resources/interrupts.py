@@ -11,9 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
-from inferencesh._generated.models import (
-    InterruptDTO,
-)
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
@@ -21,6 +19,9 @@ from inferencesh._runtime.transport import AsyncResource, SyncResource
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        InterruptDTO,
+    )
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -53,7 +54,7 @@ class InterruptsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/interrupts/{_rq.segment('interrupt_id', interrupt_id)}/resolve",
-            _rq.model_of(InterruptDTO),
+            _rq.model_of(_models.InterruptDTO),
             body=_rq.inline_body({"decision": decision}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -76,7 +77,7 @@ class InterruptsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/interrupts/{_rq.segment('interrupt_id', interrupt_id)}/resolve",
-            _rq.model_of(InterruptDTO),
+            _rq.model_of(_models.InterruptDTO),
             body=_rq.inline_body({"decision": decision}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -104,7 +105,7 @@ class AsyncInterruptsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/interrupts/{_rq.segment('interrupt_id', interrupt_id)}/resolve",
-            _rq.model_of(InterruptDTO),
+            _rq.model_of(_models.InterruptDTO),
             body=_rq.inline_body({"decision": decision}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -127,7 +128,7 @@ class AsyncInterruptsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/interrupts/{_rq.segment('interrupt_id', interrupt_id)}/resolve",
-            _rq.model_of(InterruptDTO),
+            _rq.model_of(_models.InterruptDTO),
             body=_rq.inline_body({"decision": decision}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))

@@ -11,33 +11,34 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inferencesh._generated.models import (
-    CursorListRequest,
-    KnowledgeCreateRequest,
-    KnowledgeDTO,
-    KnowledgeUpdateRequest,
-    KnowledgeVersionDTO,
-    SetVisibilityRequest,
-)
-from inferencesh._generated.params import (
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    KnowledgeCreateRequestArgs,
-    KnowledgeCreateRequestParams,
-    KnowledgeUpdateRequestArgs,
-    KnowledgeUpdateRequestParams,
-    SetVisibilityRequestArgs,
-    SetVisibilityRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        CursorListRequest,
+        KnowledgeCreateRequest,
+        KnowledgeDTO,
+        KnowledgeUpdateRequest,
+        KnowledgeVersionDTO,
+        SetVisibilityRequest,
+    )
+    from inferencesh._generated.params import (
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        KnowledgeCreateRequestArgs,
+        KnowledgeCreateRequestParams,
+        KnowledgeUpdateRequestArgs,
+        KnowledgeUpdateRequestParams,
+        SetVisibilityRequestArgs,
+        SetVisibilityRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -69,8 +70,8 @@ class KnowledgeResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(KnowledgeCreateRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.KnowledgeCreateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -92,7 +93,7 @@ class KnowledgeResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -106,7 +107,7 @@ class KnowledgeResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -120,7 +121,7 @@ class KnowledgeResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(KnowledgeVersionDTO),
+            _rq.model_of(_models.KnowledgeVersionDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -137,11 +138,11 @@ class KnowledgeResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge/list",
-            _rq.model_of(SyncPage[KnowledgeDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.KnowledgeDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -157,11 +158,11 @@ class KnowledgeResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/list",
-            _rq.model_of(SyncPage[KnowledgeVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.KnowledgeVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -177,8 +178,8 @@ class KnowledgeResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/visibility",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -192,7 +193,7 @@ class KnowledgeResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/transfer",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -211,8 +212,8 @@ class KnowledgeResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(KnowledgeUpdateRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.KnowledgeUpdateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -233,8 +234,8 @@ class KnowledgeResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(KnowledgeCreateRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.KnowledgeCreateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -258,7 +259,7 @@ class KnowledgeResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -272,7 +273,7 @@ class KnowledgeResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -286,7 +287,7 @@ class KnowledgeResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(KnowledgeVersionDTO),
+            _rq.model_of(_models.KnowledgeVersionDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -303,11 +304,11 @@ class KnowledgeResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge/list",
-            _rq.model_of(SyncPage[KnowledgeDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.KnowledgeDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -323,11 +324,11 @@ class KnowledgeResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/list",
-            _rq.model_of(SyncPage[KnowledgeVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.KnowledgeVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def set_visibility(
         self,
@@ -343,8 +344,8 @@ class KnowledgeResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/visibility",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -358,7 +359,7 @@ class KnowledgeResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/transfer",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -377,8 +378,8 @@ class KnowledgeResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(KnowledgeUpdateRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.KnowledgeUpdateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -404,8 +405,8 @@ class AsyncKnowledgeResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(KnowledgeCreateRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.KnowledgeCreateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -427,7 +428,7 @@ class AsyncKnowledgeResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -441,7 +442,7 @@ class AsyncKnowledgeResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -455,7 +456,7 @@ class AsyncKnowledgeResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(KnowledgeVersionDTO),
+            _rq.model_of(_models.KnowledgeVersionDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -472,11 +473,11 @@ class AsyncKnowledgeResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge/list",
-            _rq.model_of(AsyncPage[KnowledgeDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.KnowledgeDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -492,11 +493,11 @@ class AsyncKnowledgeResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/list",
-            _rq.model_of(AsyncPage[KnowledgeVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.KnowledgeVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def set_visibility(
         self,
@@ -512,8 +513,8 @@ class AsyncKnowledgeResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/visibility",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -527,7 +528,7 @@ class AsyncKnowledgeResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/transfer",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -546,8 +547,8 @@ class AsyncKnowledgeResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(KnowledgeUpdateRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.KnowledgeUpdateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -568,8 +569,8 @@ class AsyncKnowledgeResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(KnowledgeCreateRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.KnowledgeCreateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -595,7 +596,7 @@ class AsyncKnowledgeResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -609,7 +610,7 @@ class AsyncKnowledgeResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -623,7 +624,7 @@ class AsyncKnowledgeResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(KnowledgeVersionDTO),
+            _rq.model_of(_models.KnowledgeVersionDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -640,11 +641,11 @@ class AsyncKnowledgeResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/knowledge/list",
-            _rq.model_of(AsyncPage[KnowledgeDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.KnowledgeDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -660,11 +661,11 @@ class AsyncKnowledgeResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/versions/list",
-            _rq.model_of(AsyncPage[KnowledgeVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.KnowledgeVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def set_visibility(
         self,
@@ -680,8 +681,8 @@ class AsyncKnowledgeResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/visibility",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -695,7 +696,7 @@ class AsyncKnowledgeResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}/transfer",
-            _rq.model_of(KnowledgeDTO),
+            _rq.model_of(_models.KnowledgeDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -714,7 +715,7 @@ class AsyncKnowledgeResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/knowledge/{_rq.segment('knowledge_id', knowledge_id)}",
-            _rq.model_of(KnowledgeDTO),
-            body=_rq.request_body(KnowledgeUpdateRequest, body, fields),
+            _rq.model_of(_models.KnowledgeDTO),
+            body=_rq.request_body(_models.KnowledgeUpdateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)

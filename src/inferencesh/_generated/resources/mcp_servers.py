@@ -12,23 +12,24 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from inferencesh._generated.models import (
-    CursorListRequest,
-    MCPServerDTO,
-)
-from inferencesh._generated.params import (
-    CursorListRequestArgs,
-    CursorListRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        CursorListRequest,
+        MCPServerDTO,
+    )
+    from inferencesh._generated.params import (
+        CursorListRequestArgs,
+        CursorListRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -68,7 +69,7 @@ class McpServersResource(SyncResource):
         ``POST /mcp-servers``
         """
         call = _rq.Call(
-            "POST", "/mcp-servers", _rq.model_of(MCPServerDTO), body=_rq.json_body(body)
+            "POST", "/mcp-servers", _rq.model_of(_models.MCPServerDTO), body=_rq.json_body(body)
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -90,7 +91,7 @@ class McpServersResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/mcp-servers/{_rq.segment('mcp_server_id', mcp_server_id)}",
-            _rq.model_of(MCPServerDTO),
+            _rq.model_of(_models.MCPServerDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -99,7 +100,9 @@ class McpServersResource(SyncResource):
 
         ``GET /mcps/{slug}``
         """
-        call = _rq.Call("GET", f"/mcps/{_rq.segment('slug', slug)}", _rq.model_of(MCPServerDTO))
+        call = _rq.Call(
+            "GET", f"/mcps/{_rq.segment('slug', slug)}", _rq.model_of(_models.MCPServerDTO)
+        )
         return self._transport.call(call, _rq.check_options(options))
 
     def list(
@@ -115,11 +118,11 @@ class McpServersResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/mcp-servers/list",
-            _rq.model_of(SyncPage[MCPServerDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.MCPServerDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_public(
         self,
@@ -134,11 +137,11 @@ class McpServersResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/mcps/list",
-            _rq.model_of(SyncPage[MCPServerDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.MCPServerDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_tools(self, slug: str, **options: Unpack[RequestOptions]) -> Any:
         """List the tools of a public MCP server.
@@ -158,7 +161,7 @@ class McpServersResource(SyncResource):
         call = _rq.Call(
             "PUT",
             f"/mcp-servers/{_rq.segment('mcp_server_id', mcp_server_id)}",
-            _rq.model_of(MCPServerDTO),
+            _rq.model_of(_models.MCPServerDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -190,7 +193,7 @@ class McpServersResourceWithRawResponse(SyncResource):
         ``POST /mcp-servers``
         """
         call = _rq.Call(
-            "POST", "/mcp-servers", _rq.model_of(MCPServerDTO), body=_rq.json_body(body)
+            "POST", "/mcp-servers", _rq.model_of(_models.MCPServerDTO), body=_rq.json_body(body)
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -214,7 +217,7 @@ class McpServersResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/mcp-servers/{_rq.segment('mcp_server_id', mcp_server_id)}",
-            _rq.model_of(MCPServerDTO),
+            _rq.model_of(_models.MCPServerDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -223,7 +226,9 @@ class McpServersResourceWithRawResponse(SyncResource):
 
         ``GET /mcps/{slug}``
         """
-        call = _rq.Call("GET", f"/mcps/{_rq.segment('slug', slug)}", _rq.model_of(MCPServerDTO))
+        call = _rq.Call(
+            "GET", f"/mcps/{_rq.segment('slug', slug)}", _rq.model_of(_models.MCPServerDTO)
+        )
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def list(
@@ -239,11 +244,11 @@ class McpServersResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/mcp-servers/list",
-            _rq.model_of(SyncPage[MCPServerDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.MCPServerDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_public(
         self,
@@ -258,11 +263,11 @@ class McpServersResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/mcps/list",
-            _rq.model_of(SyncPage[MCPServerDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.MCPServerDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_tools(self, slug: str, **options: Unpack[RequestOptions]) -> APIResponse[Any]:
         """List the tools of a public MCP server.
@@ -282,7 +287,7 @@ class McpServersResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "PUT",
             f"/mcp-servers/{_rq.segment('mcp_server_id', mcp_server_id)}",
-            _rq.model_of(MCPServerDTO),
+            _rq.model_of(_models.MCPServerDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -319,7 +324,7 @@ class AsyncMcpServersResource(AsyncResource):
         ``POST /mcp-servers``
         """
         call = _rq.Call(
-            "POST", "/mcp-servers", _rq.model_of(MCPServerDTO), body=_rq.json_body(body)
+            "POST", "/mcp-servers", _rq.model_of(_models.MCPServerDTO), body=_rq.json_body(body)
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -341,7 +346,7 @@ class AsyncMcpServersResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/mcp-servers/{_rq.segment('mcp_server_id', mcp_server_id)}",
-            _rq.model_of(MCPServerDTO),
+            _rq.model_of(_models.MCPServerDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -350,7 +355,9 @@ class AsyncMcpServersResource(AsyncResource):
 
         ``GET /mcps/{slug}``
         """
-        call = _rq.Call("GET", f"/mcps/{_rq.segment('slug', slug)}", _rq.model_of(MCPServerDTO))
+        call = _rq.Call(
+            "GET", f"/mcps/{_rq.segment('slug', slug)}", _rq.model_of(_models.MCPServerDTO)
+        )
         return await self._transport.call(call, _rq.check_options(options))
 
     def list(
@@ -366,11 +373,11 @@ class AsyncMcpServersResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/mcp-servers/list",
-            _rq.model_of(AsyncPage[MCPServerDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.MCPServerDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_public(
         self,
@@ -385,11 +392,11 @@ class AsyncMcpServersResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/mcps/list",
-            _rq.model_of(AsyncPage[MCPServerDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.MCPServerDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def list_tools(self, slug: str, **options: Unpack[RequestOptions]) -> Any:
         """List the tools of a public MCP server.
@@ -409,7 +416,7 @@ class AsyncMcpServersResource(AsyncResource):
         call = _rq.Call(
             "PUT",
             f"/mcp-servers/{_rq.segment('mcp_server_id', mcp_server_id)}",
-            _rq.model_of(MCPServerDTO),
+            _rq.model_of(_models.MCPServerDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -441,7 +448,7 @@ class AsyncMcpServersResourceWithRawResponse(AsyncResource):
         ``POST /mcp-servers``
         """
         call = _rq.Call(
-            "POST", "/mcp-servers", _rq.model_of(MCPServerDTO), body=_rq.json_body(body)
+            "POST", "/mcp-servers", _rq.model_of(_models.MCPServerDTO), body=_rq.json_body(body)
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -467,7 +474,7 @@ class AsyncMcpServersResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/mcp-servers/{_rq.segment('mcp_server_id', mcp_server_id)}",
-            _rq.model_of(MCPServerDTO),
+            _rq.model_of(_models.MCPServerDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -478,7 +485,9 @@ class AsyncMcpServersResourceWithRawResponse(AsyncResource):
 
         ``GET /mcps/{slug}``
         """
-        call = _rq.Call("GET", f"/mcps/{_rq.segment('slug', slug)}", _rq.model_of(MCPServerDTO))
+        call = _rq.Call(
+            "GET", f"/mcps/{_rq.segment('slug', slug)}", _rq.model_of(_models.MCPServerDTO)
+        )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def list(
@@ -494,11 +503,11 @@ class AsyncMcpServersResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/mcp-servers/list",
-            _rq.model_of(AsyncPage[MCPServerDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.MCPServerDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_public(
         self,
@@ -513,11 +522,11 @@ class AsyncMcpServersResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/mcps/list",
-            _rq.model_of(AsyncPage[MCPServerDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.MCPServerDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_tools(self, slug: str, **options: Unpack[RequestOptions]) -> APIResponse[Any]:
         """List the tools of a public MCP server.
@@ -537,7 +546,7 @@ class AsyncMcpServersResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "PUT",
             f"/mcp-servers/{_rq.segment('mcp_server_id', mcp_server_id)}",
-            _rq.model_of(MCPServerDTO),
+            _rq.model_of(_models.MCPServerDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))

@@ -11,29 +11,30 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inferencesh._generated.models import (
-    CursorListRequest,
-    ProjectCreateRequest,
-    ProjectDTO,
-    ProjectUpdateRequest,
-)
-from inferencesh._generated.params import (
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    ProjectCreateRequestArgs,
-    ProjectCreateRequestParams,
-    ProjectUpdateRequestArgs,
-    ProjectUpdateRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        CursorListRequest,
+        ProjectCreateRequest,
+        ProjectDTO,
+        ProjectUpdateRequest,
+    )
+    from inferencesh._generated.params import (
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        ProjectCreateRequestArgs,
+        ProjectCreateRequestParams,
+        ProjectUpdateRequestArgs,
+        ProjectUpdateRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -65,8 +66,8 @@ class ProjectsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/projects",
-            _rq.model_of(ProjectDTO),
-            body=_rq.request_body(ProjectCreateRequest, body, fields),
+            _rq.model_of(_models.ProjectDTO),
+            body=_rq.request_body(_models.ProjectCreateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -84,7 +85,9 @@ class ProjectsResource(SyncResource):
         ``GET /projects/{project_id}``
         """
         call = _rq.Call(
-            "GET", f"/projects/{_rq.segment('project_id', project_id)}", _rq.model_of(ProjectDTO)
+            "GET",
+            f"/projects/{_rq.segment('project_id', project_id)}",
+            _rq.model_of(_models.ProjectDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -101,11 +104,11 @@ class ProjectsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/projects/list",
-            _rq.model_of(SyncPage[ProjectDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.ProjectDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def update(
         self,
@@ -121,8 +124,8 @@ class ProjectsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/projects/{_rq.segment('project_id', project_id)}",
-            _rq.model_of(ProjectDTO),
-            body=_rq.request_body(ProjectUpdateRequest, body, fields),
+            _rq.model_of(_models.ProjectDTO),
+            body=_rq.request_body(_models.ProjectUpdateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -143,8 +146,8 @@ class ProjectsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/projects",
-            _rq.model_of(ProjectDTO),
-            body=_rq.request_body(ProjectCreateRequest, body, fields),
+            _rq.model_of(_models.ProjectDTO),
+            body=_rq.request_body(_models.ProjectCreateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -162,7 +165,9 @@ class ProjectsResourceWithRawResponse(SyncResource):
         ``GET /projects/{project_id}``
         """
         call = _rq.Call(
-            "GET", f"/projects/{_rq.segment('project_id', project_id)}", _rq.model_of(ProjectDTO)
+            "GET",
+            f"/projects/{_rq.segment('project_id', project_id)}",
+            _rq.model_of(_models.ProjectDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -179,11 +184,11 @@ class ProjectsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/projects/list",
-            _rq.model_of(SyncPage[ProjectDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.ProjectDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def update(
         self,
@@ -199,8 +204,8 @@ class ProjectsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/projects/{_rq.segment('project_id', project_id)}",
-            _rq.model_of(ProjectDTO),
-            body=_rq.request_body(ProjectUpdateRequest, body, fields),
+            _rq.model_of(_models.ProjectDTO),
+            body=_rq.request_body(_models.ProjectUpdateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -226,8 +231,8 @@ class AsyncProjectsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/projects",
-            _rq.model_of(ProjectDTO),
-            body=_rq.request_body(ProjectCreateRequest, body, fields),
+            _rq.model_of(_models.ProjectDTO),
+            body=_rq.request_body(_models.ProjectCreateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -245,7 +250,9 @@ class AsyncProjectsResource(AsyncResource):
         ``GET /projects/{project_id}``
         """
         call = _rq.Call(
-            "GET", f"/projects/{_rq.segment('project_id', project_id)}", _rq.model_of(ProjectDTO)
+            "GET",
+            f"/projects/{_rq.segment('project_id', project_id)}",
+            _rq.model_of(_models.ProjectDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -262,11 +269,11 @@ class AsyncProjectsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/projects/list",
-            _rq.model_of(AsyncPage[ProjectDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.ProjectDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def update(
         self,
@@ -282,8 +289,8 @@ class AsyncProjectsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/projects/{_rq.segment('project_id', project_id)}",
-            _rq.model_of(ProjectDTO),
-            body=_rq.request_body(ProjectUpdateRequest, body, fields),
+            _rq.model_of(_models.ProjectDTO),
+            body=_rq.request_body(_models.ProjectUpdateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -304,8 +311,8 @@ class AsyncProjectsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/projects",
-            _rq.model_of(ProjectDTO),
-            body=_rq.request_body(ProjectCreateRequest, body, fields),
+            _rq.model_of(_models.ProjectDTO),
+            body=_rq.request_body(_models.ProjectCreateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -325,7 +332,9 @@ class AsyncProjectsResourceWithRawResponse(AsyncResource):
         ``GET /projects/{project_id}``
         """
         call = _rq.Call(
-            "GET", f"/projects/{_rq.segment('project_id', project_id)}", _rq.model_of(ProjectDTO)
+            "GET",
+            f"/projects/{_rq.segment('project_id', project_id)}",
+            _rq.model_of(_models.ProjectDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -342,11 +351,11 @@ class AsyncProjectsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/projects/list",
-            _rq.model_of(AsyncPage[ProjectDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.ProjectDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def update(
         self,
@@ -362,7 +371,7 @@ class AsyncProjectsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/projects/{_rq.segment('project_id', project_id)}",
-            _rq.model_of(ProjectDTO),
-            body=_rq.request_body(ProjectUpdateRequest, body, fields),
+            _rq.model_of(_models.ProjectDTO),
+            body=_rq.request_body(_models.ProjectUpdateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)

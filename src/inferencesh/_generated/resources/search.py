@@ -11,14 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from inferencesh._generated.models import (
-    SuggestRequest,
-    SuggestResponse,
-)
-from inferencesh._generated.params import (
-    SuggestRequestArgs,
-    SuggestRequestParams,
-)
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
@@ -26,6 +19,14 @@ from inferencesh._runtime.transport import AsyncResource, SyncResource
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        SuggestRequest,
+        SuggestResponse,
+    )
+    from inferencesh._generated.params import (
+        SuggestRequestArgs,
+        SuggestRequestParams,
+    )
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -77,8 +78,8 @@ class SearchResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/suggest",
-            _rq.model_of(SuggestResponse),
-            body=_rq.request_body(SuggestRequest, body, fields),
+            _rq.model_of(_models.SuggestResponse),
+            body=_rq.request_body(_models.SuggestRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -119,8 +120,8 @@ class SearchResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/suggest",
-            _rq.model_of(SuggestResponse),
-            body=_rq.request_body(SuggestRequest, body, fields),
+            _rq.model_of(_models.SuggestResponse),
+            body=_rq.request_body(_models.SuggestRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -166,8 +167,8 @@ class AsyncSearchResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/suggest",
-            _rq.model_of(SuggestResponse),
-            body=_rq.request_body(SuggestRequest, body, fields),
+            _rq.model_of(_models.SuggestResponse),
+            body=_rq.request_body(_models.SuggestRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -208,7 +209,7 @@ class AsyncSearchResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/suggest",
-            _rq.model_of(SuggestResponse),
-            body=_rq.request_body(SuggestRequest, body, fields),
+            _rq.model_of(_models.SuggestResponse),
+            body=_rq.request_body(_models.SuggestRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)

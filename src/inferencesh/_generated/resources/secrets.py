@@ -11,29 +11,30 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inferencesh._generated.models import (
-    CursorListRequest,
-    SecretCreateRequest,
-    SecretDTO,
-    SecretUpdateRequest,
-)
-from inferencesh._generated.params import (
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    SecretCreateRequestArgs,
-    SecretCreateRequestParams,
-    SecretUpdateRequestArgs,
-    SecretUpdateRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        CursorListRequest,
+        SecretCreateRequest,
+        SecretDTO,
+        SecretUpdateRequest,
+    )
+    from inferencesh._generated.params import (
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        SecretCreateRequestArgs,
+        SecretCreateRequestParams,
+        SecretUpdateRequestArgs,
+        SecretUpdateRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -65,8 +66,8 @@ class SecretsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/secrets",
-            _rq.model_of(SecretDTO),
-            body=_rq.request_body(SecretCreateRequest, body, fields),
+            _rq.model_of(_models.SecretDTO),
+            body=_rq.request_body(_models.SecretCreateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -91,11 +92,11 @@ class SecretsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/secrets/list",
-            _rq.model_of(SyncPage[SecretDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.SecretDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def reveal(self, key: str, **options: Unpack[RequestOptions]) -> SecretDTO:
         """Get a secret with its value.
@@ -103,7 +104,7 @@ class SecretsResource(SyncResource):
         ``GET /secrets/reveal/{key}``
         """
         call = _rq.Call(
-            "GET", f"/secrets/reveal/{_rq.segment('key', key)}", _rq.model_of(SecretDTO)
+            "GET", f"/secrets/reveal/{_rq.segment('key', key)}", _rq.model_of(_models.SecretDTO)
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -121,8 +122,8 @@ class SecretsResource(SyncResource):
         call = _rq.Call(
             "PUT",
             f"/secrets/{_rq.segment('key', key)}",
-            _rq.model_of(SecretDTO),
-            body=_rq.request_body(SecretUpdateRequest, body, fields),
+            _rq.model_of(_models.SecretDTO),
+            body=_rq.request_body(_models.SecretUpdateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -143,8 +144,8 @@ class SecretsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/secrets",
-            _rq.model_of(SecretDTO),
-            body=_rq.request_body(SecretCreateRequest, body, fields),
+            _rq.model_of(_models.SecretDTO),
+            body=_rq.request_body(_models.SecretCreateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -169,11 +170,11 @@ class SecretsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/secrets/list",
-            _rq.model_of(SyncPage[SecretDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.SecretDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def reveal(self, key: str, **options: Unpack[RequestOptions]) -> APIResponse[SecretDTO]:
         """Get a secret with its value.
@@ -181,7 +182,7 @@ class SecretsResourceWithRawResponse(SyncResource):
         ``GET /secrets/reveal/{key}``
         """
         call = _rq.Call(
-            "GET", f"/secrets/reveal/{_rq.segment('key', key)}", _rq.model_of(SecretDTO)
+            "GET", f"/secrets/reveal/{_rq.segment('key', key)}", _rq.model_of(_models.SecretDTO)
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -199,8 +200,8 @@ class SecretsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "PUT",
             f"/secrets/{_rq.segment('key', key)}",
-            _rq.model_of(SecretDTO),
-            body=_rq.request_body(SecretUpdateRequest, body, fields),
+            _rq.model_of(_models.SecretDTO),
+            body=_rq.request_body(_models.SecretUpdateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -226,8 +227,8 @@ class AsyncSecretsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/secrets",
-            _rq.model_of(SecretDTO),
-            body=_rq.request_body(SecretCreateRequest, body, fields),
+            _rq.model_of(_models.SecretDTO),
+            body=_rq.request_body(_models.SecretCreateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -252,11 +253,11 @@ class AsyncSecretsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/secrets/list",
-            _rq.model_of(AsyncPage[SecretDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.SecretDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def reveal(self, key: str, **options: Unpack[RequestOptions]) -> SecretDTO:
         """Get a secret with its value.
@@ -264,7 +265,7 @@ class AsyncSecretsResource(AsyncResource):
         ``GET /secrets/reveal/{key}``
         """
         call = _rq.Call(
-            "GET", f"/secrets/reveal/{_rq.segment('key', key)}", _rq.model_of(SecretDTO)
+            "GET", f"/secrets/reveal/{_rq.segment('key', key)}", _rq.model_of(_models.SecretDTO)
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -282,8 +283,8 @@ class AsyncSecretsResource(AsyncResource):
         call = _rq.Call(
             "PUT",
             f"/secrets/{_rq.segment('key', key)}",
-            _rq.model_of(SecretDTO),
-            body=_rq.request_body(SecretUpdateRequest, body, fields),
+            _rq.model_of(_models.SecretDTO),
+            body=_rq.request_body(_models.SecretUpdateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -304,8 +305,8 @@ class AsyncSecretsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/secrets",
-            _rq.model_of(SecretDTO),
-            body=_rq.request_body(SecretCreateRequest, body, fields),
+            _rq.model_of(_models.SecretDTO),
+            body=_rq.request_body(_models.SecretCreateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -330,11 +331,11 @@ class AsyncSecretsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/secrets/list",
-            _rq.model_of(AsyncPage[SecretDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.SecretDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def reveal(self, key: str, **options: Unpack[RequestOptions]) -> APIResponse[SecretDTO]:
         """Get a secret with its value.
@@ -342,7 +343,7 @@ class AsyncSecretsResourceWithRawResponse(AsyncResource):
         ``GET /secrets/reveal/{key}``
         """
         call = _rq.Call(
-            "GET", f"/secrets/reveal/{_rq.segment('key', key)}", _rq.model_of(SecretDTO)
+            "GET", f"/secrets/reveal/{_rq.segment('key', key)}", _rq.model_of(_models.SecretDTO)
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -360,7 +361,7 @@ class AsyncSecretsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "PUT",
             f"/secrets/{_rq.segment('key', key)}",
-            _rq.model_of(SecretDTO),
-            body=_rq.request_body(SecretUpdateRequest, body, fields),
+            _rq.model_of(_models.SecretDTO),
+            body=_rq.request_body(_models.SecretUpdateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)

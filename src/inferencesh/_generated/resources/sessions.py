@@ -12,9 +12,7 @@ import builtins
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inferencesh._generated.models import (
-    AppSessionDTO,
-)
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
@@ -22,6 +20,9 @@ from inferencesh._runtime.transport import AsyncResource, SyncResource
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        AppSessionDTO,
+    )
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -54,7 +55,9 @@ class SessionsResource(SyncResource):
         ``GET /sessions/{session_id}``
         """
         call = _rq.Call(
-            "GET", f"/sessions/{_rq.segment('session_id', session_id)}", _rq.model_of(AppSessionDTO)
+            "GET",
+            f"/sessions/{_rq.segment('session_id', session_id)}",
+            _rq.model_of(_models.AppSessionDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -66,7 +69,7 @@ class SessionsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/sessions/{_rq.segment('session_id', session_id)}/keepalive",
-            _rq.model_of(AppSessionDTO),
+            _rq.model_of(_models.AppSessionDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -75,7 +78,7 @@ class SessionsResource(SyncResource):
 
         ``GET /sessions``
         """
-        call = _rq.Call("GET", "/sessions", _rq.list_of(AppSessionDTO))
+        call = _rq.Call("GET", "/sessions", _rq.list_of(_models.AppSessionDTO))
         return self._transport.call(call, _rq.check_options(options))
 
 
@@ -96,7 +99,9 @@ class SessionsResourceWithRawResponse(SyncResource):
         ``GET /sessions/{session_id}``
         """
         call = _rq.Call(
-            "GET", f"/sessions/{_rq.segment('session_id', session_id)}", _rq.model_of(AppSessionDTO)
+            "GET",
+            f"/sessions/{_rq.segment('session_id', session_id)}",
+            _rq.model_of(_models.AppSessionDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -110,7 +115,7 @@ class SessionsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/sessions/{_rq.segment('session_id', session_id)}/keepalive",
-            _rq.model_of(AppSessionDTO),
+            _rq.model_of(_models.AppSessionDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -119,7 +124,7 @@ class SessionsResourceWithRawResponse(SyncResource):
 
         ``GET /sessions``
         """
-        call = _rq.Call("GET", "/sessions", _rq.list_of(AppSessionDTO))
+        call = _rq.Call("GET", "/sessions", _rq.list_of(_models.AppSessionDTO))
         return self._transport.call_raw(call, _rq.check_options(options))
 
 
@@ -145,7 +150,9 @@ class AsyncSessionsResource(AsyncResource):
         ``GET /sessions/{session_id}``
         """
         call = _rq.Call(
-            "GET", f"/sessions/{_rq.segment('session_id', session_id)}", _rq.model_of(AppSessionDTO)
+            "GET",
+            f"/sessions/{_rq.segment('session_id', session_id)}",
+            _rq.model_of(_models.AppSessionDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -157,7 +164,7 @@ class AsyncSessionsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/sessions/{_rq.segment('session_id', session_id)}/keepalive",
-            _rq.model_of(AppSessionDTO),
+            _rq.model_of(_models.AppSessionDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -166,7 +173,7 @@ class AsyncSessionsResource(AsyncResource):
 
         ``GET /sessions``
         """
-        call = _rq.Call("GET", "/sessions", _rq.list_of(AppSessionDTO))
+        call = _rq.Call("GET", "/sessions", _rq.list_of(_models.AppSessionDTO))
         return await self._transport.call(call, _rq.check_options(options))
 
 
@@ -189,7 +196,9 @@ class AsyncSessionsResourceWithRawResponse(AsyncResource):
         ``GET /sessions/{session_id}``
         """
         call = _rq.Call(
-            "GET", f"/sessions/{_rq.segment('session_id', session_id)}", _rq.model_of(AppSessionDTO)
+            "GET",
+            f"/sessions/{_rq.segment('session_id', session_id)}",
+            _rq.model_of(_models.AppSessionDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -203,7 +212,7 @@ class AsyncSessionsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/sessions/{_rq.segment('session_id', session_id)}/keepalive",
-            _rq.model_of(AppSessionDTO),
+            _rq.model_of(_models.AppSessionDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -214,5 +223,5 @@ class AsyncSessionsResourceWithRawResponse(AsyncResource):
 
         ``GET /sessions``
         """
-        call = _rq.Call("GET", "/sessions", _rq.list_of(AppSessionDTO))
+        call = _rq.Call("GET", "/sessions", _rq.list_of(_models.AppSessionDTO))
         return await self._transport.call_raw(call, _rq.check_options(options))

@@ -12,31 +12,32 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from inferencesh._generated.models import (
-    CursorListRequest,
-    PublicSkillStoreDTO,
-    SetVisibilityRequest,
-    SkillDTO,
-    SkillPublishRequest,
-    SkillVersionDTO,
-)
-from inferencesh._generated.params import (
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    SetVisibilityRequestArgs,
-    SetVisibilityRequestParams,
-    SkillPublishRequestArgs,
-    SkillPublishRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        CursorListRequest,
+        PublicSkillStoreDTO,
+        SetVisibilityRequest,
+        SkillDTO,
+        SkillPublishRequest,
+        SkillVersionDTO,
+    )
+    from inferencesh._generated.params import (
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        SetVisibilityRequestArgs,
+        SetVisibilityRequestParams,
+        SkillPublishRequestArgs,
+        SkillPublishRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -80,8 +81,8 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/skills",
-            _rq.model_of(SkillDTO),
-            body=_rq.request_body(SkillPublishRequest, body, fields),
+            _rq.model_of(_models.SkillDTO),
+            body=_rq.request_body(_models.SkillPublishRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -111,7 +112,7 @@ class SkillsResource(SyncResource):
         ``GET /skills/{skill_id}``
         """
         call = _rq.Call(
-            "GET", f"/skills/{_rq.segment('skill_id', skill_id)}", _rq.model_of(SkillDTO)
+            "GET", f"/skills/{_rq.segment('skill_id', skill_id)}", _rq.model_of(_models.SkillDTO)
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -123,7 +124,7 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/skills/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -137,7 +138,7 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(SkillVersionDTO),
+            _rq.model_of(_models.SkillVersionDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -154,11 +155,11 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/skills/list",
-            _rq.model_of(SyncPage[SkillDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.SkillDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_store(
         self,
@@ -173,11 +174,11 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/store/skills/list",
-            _rq.model_of(SyncPage[PublicSkillStoreDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.PublicSkillStoreDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def list_versions(
         self,
@@ -193,11 +194,11 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/list",
-            _rq.model_of(SyncPage[SkillVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.SkillVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def resolve(
         self, *, ref: str | None = None, skill: str | None = None, **options: Unpack[RequestOptions]
@@ -225,8 +226,8 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/visibility",
-            _rq.model_of(SkillDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.SkillDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -240,7 +241,7 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/transfer",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -255,7 +256,7 @@ class SkillsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -291,8 +292,8 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/skills",
-            _rq.model_of(SkillDTO),
-            body=_rq.request_body(SkillPublishRequest, body, fields),
+            _rq.model_of(_models.SkillDTO),
+            body=_rq.request_body(_models.SkillPublishRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -324,7 +325,7 @@ class SkillsResourceWithRawResponse(SyncResource):
         ``GET /skills/{skill_id}``
         """
         call = _rq.Call(
-            "GET", f"/skills/{_rq.segment('skill_id', skill_id)}", _rq.model_of(SkillDTO)
+            "GET", f"/skills/{_rq.segment('skill_id', skill_id)}", _rq.model_of(_models.SkillDTO)
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -338,7 +339,7 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/skills/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -352,7 +353,7 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(SkillVersionDTO),
+            _rq.model_of(_models.SkillVersionDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -369,11 +370,11 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/skills/list",
-            _rq.model_of(SyncPage[SkillDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.SkillDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_store(
         self,
@@ -388,11 +389,11 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/store/skills/list",
-            _rq.model_of(SyncPage[PublicSkillStoreDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.PublicSkillStoreDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def list_versions(
         self,
@@ -408,11 +409,11 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/list",
-            _rq.model_of(SyncPage[SkillVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.SkillVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def resolve(
         self, *, ref: str | None = None, skill: str | None = None, **options: Unpack[RequestOptions]
@@ -440,8 +441,8 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/visibility",
-            _rq.model_of(SkillDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.SkillDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -455,7 +456,7 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/transfer",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -470,7 +471,7 @@ class SkillsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
             body=_rq.json_body(body),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -509,8 +510,8 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/skills",
-            _rq.model_of(SkillDTO),
-            body=_rq.request_body(SkillPublishRequest, body, fields),
+            _rq.model_of(_models.SkillDTO),
+            body=_rq.request_body(_models.SkillPublishRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -540,7 +541,7 @@ class AsyncSkillsResource(AsyncResource):
         ``GET /skills/{skill_id}``
         """
         call = _rq.Call(
-            "GET", f"/skills/{_rq.segment('skill_id', skill_id)}", _rq.model_of(SkillDTO)
+            "GET", f"/skills/{_rq.segment('skill_id', skill_id)}", _rq.model_of(_models.SkillDTO)
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -554,7 +555,7 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/skills/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -568,7 +569,7 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(SkillVersionDTO),
+            _rq.model_of(_models.SkillVersionDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -585,11 +586,11 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/skills/list",
-            _rq.model_of(AsyncPage[SkillDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.SkillDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_store(
         self,
@@ -604,11 +605,11 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/store/skills/list",
-            _rq.model_of(AsyncPage[PublicSkillStoreDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.PublicSkillStoreDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     def list_versions(
         self,
@@ -624,11 +625,11 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/list",
-            _rq.model_of(AsyncPage[SkillVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.SkillVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def resolve(
         self, *, ref: str | None = None, skill: str | None = None, **options: Unpack[RequestOptions]
@@ -656,8 +657,8 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/visibility",
-            _rq.model_of(SkillDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.SkillDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -671,7 +672,7 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/transfer",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -686,7 +687,7 @@ class AsyncSkillsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -722,8 +723,8 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/skills",
-            _rq.model_of(SkillDTO),
-            body=_rq.request_body(SkillPublishRequest, body, fields),
+            _rq.model_of(_models.SkillDTO),
+            body=_rq.request_body(_models.SkillPublishRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -755,7 +756,7 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         ``GET /skills/{skill_id}``
         """
         call = _rq.Call(
-            "GET", f"/skills/{_rq.segment('skill_id', skill_id)}", _rq.model_of(SkillDTO)
+            "GET", f"/skills/{_rq.segment('skill_id', skill_id)}", _rq.model_of(_models.SkillDTO)
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -769,7 +770,7 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/skills/{_rq.segment('namespace', namespace)}/{_rq.segment('name', name)}",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -783,7 +784,7 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/{_rq.segment('version_id', version_id)}",
-            _rq.model_of(SkillVersionDTO),
+            _rq.model_of(_models.SkillVersionDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -800,11 +801,11 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/skills/list",
-            _rq.model_of(AsyncPage[SkillDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.SkillDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_store(
         self,
@@ -819,11 +820,11 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/store/skills/list",
-            _rq.model_of(AsyncPage[PublicSkillStoreDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.PublicSkillStoreDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def list_versions(
         self,
@@ -839,11 +840,11 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/versions/list",
-            _rq.model_of(AsyncPage[SkillVersionDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.SkillVersionDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def resolve(
         self, *, ref: str | None = None, skill: str | None = None, **options: Unpack[RequestOptions]
@@ -871,8 +872,8 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/visibility",
-            _rq.model_of(SkillDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.SkillDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -886,7 +887,7 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}/transfer",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
             body=_rq.inline_body({"team_id": team_id}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -901,7 +902,7 @@ class AsyncSkillsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/skills/{_rq.segment('skill_id', skill_id)}",
-            _rq.model_of(SkillDTO),
+            _rq.model_of(_models.SkillDTO),
             body=_rq.json_body(body),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))

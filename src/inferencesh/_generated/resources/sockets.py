@@ -11,24 +11,25 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inferencesh._generated.models import (
-    CursorListRequest,
-    SocketAccess,
-    SocketDTO,
-)
-from inferencesh._generated.params import (
-    CursorListRequestArgs,
-    CursorListRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        CursorListRequest,
+        SocketAccess,
+        SocketDTO,
+    )
+    from inferencesh._generated.params import (
+        CursorListRequestArgs,
+        CursorListRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -55,7 +56,7 @@ class SocketsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/sockets/{_rq.segment('socket_id', socket_id)}/access",
-            _rq.model_of(SocketAccess),
+            _rq.model_of(_models.SocketAccess),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -73,7 +74,9 @@ class SocketsResource(SyncResource):
         ``GET /sockets/{socket_id}``
         """
         call = _rq.Call(
-            "GET", f"/sockets/{_rq.segment('socket_id', socket_id)}", _rq.model_of(SocketDTO)
+            "GET",
+            f"/sockets/{_rq.segment('socket_id', socket_id)}",
+            _rq.model_of(_models.SocketDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -90,11 +93,11 @@ class SocketsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/sockets/list",
-            _rq.model_of(SyncPage[SocketDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.SocketDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
 
 class SocketsResourceWithRawResponse(SyncResource):
@@ -110,7 +113,7 @@ class SocketsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/sockets/{_rq.segment('socket_id', socket_id)}/access",
-            _rq.model_of(SocketAccess),
+            _rq.model_of(_models.SocketAccess),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -128,7 +131,9 @@ class SocketsResourceWithRawResponse(SyncResource):
         ``GET /sockets/{socket_id}``
         """
         call = _rq.Call(
-            "GET", f"/sockets/{_rq.segment('socket_id', socket_id)}", _rq.model_of(SocketDTO)
+            "GET",
+            f"/sockets/{_rq.segment('socket_id', socket_id)}",
+            _rq.model_of(_models.SocketDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -145,11 +150,11 @@ class SocketsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/sockets/list",
-            _rq.model_of(SyncPage[SocketDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.SocketDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
 
 class AsyncSocketsResource(AsyncResource):
@@ -168,7 +173,7 @@ class AsyncSocketsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/sockets/{_rq.segment('socket_id', socket_id)}/access",
-            _rq.model_of(SocketAccess),
+            _rq.model_of(_models.SocketAccess),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -186,7 +191,9 @@ class AsyncSocketsResource(AsyncResource):
         ``GET /sockets/{socket_id}``
         """
         call = _rq.Call(
-            "GET", f"/sockets/{_rq.segment('socket_id', socket_id)}", _rq.model_of(SocketDTO)
+            "GET",
+            f"/sockets/{_rq.segment('socket_id', socket_id)}",
+            _rq.model_of(_models.SocketDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -203,11 +210,11 @@ class AsyncSocketsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/sockets/list",
-            _rq.model_of(AsyncPage[SocketDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.SocketDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
 
 class AsyncSocketsResourceWithRawResponse(AsyncResource):
@@ -223,7 +230,7 @@ class AsyncSocketsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/sockets/{_rq.segment('socket_id', socket_id)}/access",
-            _rq.model_of(SocketAccess),
+            _rq.model_of(_models.SocketAccess),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -243,7 +250,9 @@ class AsyncSocketsResourceWithRawResponse(AsyncResource):
         ``GET /sockets/{socket_id}``
         """
         call = _rq.Call(
-            "GET", f"/sockets/{_rq.segment('socket_id', socket_id)}", _rq.model_of(SocketDTO)
+            "GET",
+            f"/sockets/{_rq.segment('socket_id', socket_id)}",
+            _rq.model_of(_models.SocketDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -260,8 +269,8 @@ class AsyncSocketsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/sockets/list",
-            _rq.model_of(AsyncPage[SocketDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.SocketDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)

@@ -12,38 +12,39 @@ import builtins
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from inferencesh._generated.models import (
-    ApiAppRunRequest,
-    CancelTaskRequest,
-    CursorListRequest,
-    DeleteTaskFilesResponse,
-    ResourceStatusDTO,
-    SetVisibilityRequest,
-    TaskDTO,
-    TaskFileDTO,
-    TaskLogsDTO,
-    TaskResultDTO,
-    TaskTimingsDTO,
-)
-from inferencesh._generated.params import (
-    ApiAppRunRequestArgs,
-    ApiAppRunRequestParams,
-    CancelTaskRequestArgs,
-    CancelTaskRequestParams,
-    CursorListRequestArgs,
-    CursorListRequestParams,
-    SetVisibilityRequestArgs,
-    SetVisibilityRequestParams,
-)
-from inferencesh._runtime import pagination as _pages
+from inferencesh import _runtime
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
-from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        ApiAppRunRequest,
+        CancelTaskRequest,
+        CursorListRequest,
+        DeleteTaskFilesResponse,
+        ResourceStatusDTO,
+        SetVisibilityRequest,
+        TaskDTO,
+        TaskFileDTO,
+        TaskLogsDTO,
+        TaskResultDTO,
+        TaskTimingsDTO,
+    )
+    from inferencesh._generated.params import (
+        ApiAppRunRequestArgs,
+        ApiAppRunRequestParams,
+        CancelTaskRequestArgs,
+        CancelTaskRequestParams,
+        CursorListRequestArgs,
+        CursorListRequestParams,
+        SetVisibilityRequestArgs,
+        SetVisibilityRequestParams,
+    )
+    from inferencesh._runtime.pagination import AsyncPage, AsyncPager, SyncPage
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -77,7 +78,7 @@ class TasksResource(SyncResource):
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/cancel",
             _rq.NOTHING,
-            body=_rq.request_body(CancelTaskRequest, body, fields),
+            body=_rq.request_body(_models.CancelTaskRequest, body, fields),
         )
         self._transport.call(call, options)
 
@@ -94,8 +95,8 @@ class TasksResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/apps/run",
-            _rq.model_of(TaskResultDTO),
-            body=_rq.request_body(ApiAppRunRequest, body, fields),
+            _rq.model_of(_models.TaskResultDTO),
+            body=_rq.request_body(_models.ApiAppRunRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -128,7 +129,7 @@ class TasksResource(SyncResource):
         call = _rq.Call(
             "DELETE",
             f"/tasks/{_rq.segment('task_id', task_id)}/files",
-            _rq.model_of(DeleteTaskFilesResponse),
+            _rq.model_of(_models.DeleteTaskFilesResponse),
             params=_rq.query({"role": role}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -147,11 +148,11 @@ class TasksResource(SyncResource):
         call = _rq.Call(
             "GET",
             "/tasks/featured",
-            _rq.model_of(SyncPage[TaskDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.TaskDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.sync_page(self._transport, call, _rq.check_options(options))
+        return _runtime.sync_page(self._transport, call, _rq.check_options(options))
 
     def files(
         self,
@@ -167,7 +168,7 @@ class TasksResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/tasks/{_rq.segment('task_id', task_id)}/files",
-            _rq.list_of(TaskFileDTO),
+            _rq.list_of(_models.TaskFileDTO),
             params=_rq.query({"role": role}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -177,7 +178,9 @@ class TasksResource(SyncResource):
 
         ``GET /tasks/{task_id}``
         """
-        call = _rq.Call("GET", f"/tasks/{_rq.segment('task_id', task_id)}", _rq.model_of(TaskDTO))
+        call = _rq.Call(
+            "GET", f"/tasks/{_rq.segment('task_id', task_id)}", _rq.model_of(_models.TaskDTO)
+        )
         return self._transport.call(call, _rq.check_options(options))
 
     def list(
@@ -193,11 +196,11 @@ class TasksResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/tasks/list",
-            _rq.model_of(SyncPage[TaskDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.TaskDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page(self._transport, call, options)
+        return _runtime.sync_page(self._transport, call, options)
 
     def logs(self, task_id: str, **options: Unpack[RequestOptions]) -> TaskLogsDTO:
         """Get a task's logs and status events.
@@ -205,7 +208,9 @@ class TasksResource(SyncResource):
         ``GET /tasks/{task_id}/logs``
         """
         call = _rq.Call(
-            "GET", f"/tasks/{_rq.segment('task_id', task_id)}/logs", _rq.model_of(TaskLogsDTO)
+            "GET",
+            f"/tasks/{_rq.segment('task_id', task_id)}/logs",
+            _rq.model_of(_models.TaskLogsDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -219,7 +224,7 @@ class TasksResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/featured",
-            _rq.model_of(TaskDTO),
+            _rq.model_of(_models.TaskDTO),
             body=_rq.inline_body({"is_featured": is_featured}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -238,8 +243,8 @@ class TasksResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/visibility",
-            _rq.model_of(TaskDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.TaskDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -251,7 +256,7 @@ class TasksResource(SyncResource):
         call = _rq.Call(
             "GET",
             f"/tasks/{_rq.segment('task_id', task_id)}/status",
-            _rq.model_of(ResourceStatusDTO),
+            _rq.model_of(_models.ResourceStatusDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -269,7 +274,9 @@ class TasksResource(SyncResource):
         ``GET /tasks/{task_id}/timings``
         """
         call = _rq.Call(
-            "GET", f"/tasks/{_rq.segment('task_id', task_id)}/timings", _rq.model_of(TaskTimingsDTO)
+            "GET",
+            f"/tasks/{_rq.segment('task_id', task_id)}/timings",
+            _rq.model_of(_models.TaskTimingsDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -292,7 +299,7 @@ class TasksResourceWithRawResponse(SyncResource):
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/cancel",
             _rq.NOTHING,
-            body=_rq.request_body(CancelTaskRequest, body, fields),
+            body=_rq.request_body(_models.CancelTaskRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -309,8 +316,8 @@ class TasksResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/apps/run",
-            _rq.model_of(TaskResultDTO),
-            body=_rq.request_body(ApiAppRunRequest, body, fields),
+            _rq.model_of(_models.TaskResultDTO),
+            body=_rq.request_body(_models.ApiAppRunRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -343,7 +350,7 @@ class TasksResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "DELETE",
             f"/tasks/{_rq.segment('task_id', task_id)}/files",
-            _rq.model_of(DeleteTaskFilesResponse),
+            _rq.model_of(_models.DeleteTaskFilesResponse),
             params=_rq.query({"role": role}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -362,11 +369,11 @@ class TasksResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             "/tasks/featured",
-            _rq.model_of(SyncPage[TaskDTO]),
+            _rq.model_of(_runtime.SyncPage[_models.TaskDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.sync_page_raw(self._transport, call, _rq.check_options(options))
+        return _runtime.sync_page_raw(self._transport, call, _rq.check_options(options))
 
     def files(
         self,
@@ -382,7 +389,7 @@ class TasksResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/tasks/{_rq.segment('task_id', task_id)}/files",
-            _rq.list_of(TaskFileDTO),
+            _rq.list_of(_models.TaskFileDTO),
             params=_rq.query({"role": role}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -392,7 +399,9 @@ class TasksResourceWithRawResponse(SyncResource):
 
         ``GET /tasks/{task_id}``
         """
-        call = _rq.Call("GET", f"/tasks/{_rq.segment('task_id', task_id)}", _rq.model_of(TaskDTO))
+        call = _rq.Call(
+            "GET", f"/tasks/{_rq.segment('task_id', task_id)}", _rq.model_of(_models.TaskDTO)
+        )
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def list(
@@ -408,11 +417,11 @@ class TasksResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/tasks/list",
-            _rq.model_of(SyncPage[TaskDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.SyncPage[_models.TaskDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.sync_page_raw(self._transport, call, options)
+        return _runtime.sync_page_raw(self._transport, call, options)
 
     def logs(self, task_id: str, **options: Unpack[RequestOptions]) -> APIResponse[TaskLogsDTO]:
         """Get a task's logs and status events.
@@ -420,7 +429,9 @@ class TasksResourceWithRawResponse(SyncResource):
         ``GET /tasks/{task_id}/logs``
         """
         call = _rq.Call(
-            "GET", f"/tasks/{_rq.segment('task_id', task_id)}/logs", _rq.model_of(TaskLogsDTO)
+            "GET",
+            f"/tasks/{_rq.segment('task_id', task_id)}/logs",
+            _rq.model_of(_models.TaskLogsDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -434,7 +445,7 @@ class TasksResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/featured",
-            _rq.model_of(TaskDTO),
+            _rq.model_of(_models.TaskDTO),
             body=_rq.inline_body({"is_featured": is_featured}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -453,8 +464,8 @@ class TasksResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/visibility",
-            _rq.model_of(TaskDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.TaskDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -468,7 +479,7 @@ class TasksResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             f"/tasks/{_rq.segment('task_id', task_id)}/status",
-            _rq.model_of(ResourceStatusDTO),
+            _rq.model_of(_models.ResourceStatusDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -488,7 +499,9 @@ class TasksResourceWithRawResponse(SyncResource):
         ``GET /tasks/{task_id}/timings``
         """
         call = _rq.Call(
-            "GET", f"/tasks/{_rq.segment('task_id', task_id)}/timings", _rq.model_of(TaskTimingsDTO)
+            "GET",
+            f"/tasks/{_rq.segment('task_id', task_id)}/timings",
+            _rq.model_of(_models.TaskTimingsDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -516,7 +529,7 @@ class AsyncTasksResource(AsyncResource):
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/cancel",
             _rq.NOTHING,
-            body=_rq.request_body(CancelTaskRequest, body, fields),
+            body=_rq.request_body(_models.CancelTaskRequest, body, fields),
         )
         await self._transport.call(call, options)
 
@@ -533,8 +546,8 @@ class AsyncTasksResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apps/run",
-            _rq.model_of(TaskResultDTO),
-            body=_rq.request_body(ApiAppRunRequest, body, fields),
+            _rq.model_of(_models.TaskResultDTO),
+            body=_rq.request_body(_models.ApiAppRunRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -567,7 +580,7 @@ class AsyncTasksResource(AsyncResource):
         call = _rq.Call(
             "DELETE",
             f"/tasks/{_rq.segment('task_id', task_id)}/files",
-            _rq.model_of(DeleteTaskFilesResponse),
+            _rq.model_of(_models.DeleteTaskFilesResponse),
             params=_rq.query({"role": role}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -586,11 +599,11 @@ class AsyncTasksResource(AsyncResource):
         call = _rq.Call(
             "GET",
             "/tasks/featured",
-            _rq.model_of(AsyncPage[TaskDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.TaskDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return _pages.AsyncPager(self._transport, call, _rq.check_options(options))
+        return _runtime.AsyncPager(self._transport, call, _rq.check_options(options))
 
     async def files(
         self,
@@ -606,7 +619,7 @@ class AsyncTasksResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/tasks/{_rq.segment('task_id', task_id)}/files",
-            _rq.list_of(TaskFileDTO),
+            _rq.list_of(_models.TaskFileDTO),
             params=_rq.query({"role": role}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -616,7 +629,9 @@ class AsyncTasksResource(AsyncResource):
 
         ``GET /tasks/{task_id}``
         """
-        call = _rq.Call("GET", f"/tasks/{_rq.segment('task_id', task_id)}", _rq.model_of(TaskDTO))
+        call = _rq.Call(
+            "GET", f"/tasks/{_rq.segment('task_id', task_id)}", _rq.model_of(_models.TaskDTO)
+        )
         return await self._transport.call(call, _rq.check_options(options))
 
     def list(
@@ -632,11 +647,11 @@ class AsyncTasksResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/tasks/list",
-            _rq.model_of(AsyncPage[TaskDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.TaskDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return _pages.AsyncPager(self._transport, call, options)
+        return _runtime.AsyncPager(self._transport, call, options)
 
     async def logs(self, task_id: str, **options: Unpack[RequestOptions]) -> TaskLogsDTO:
         """Get a task's logs and status events.
@@ -644,7 +659,9 @@ class AsyncTasksResource(AsyncResource):
         ``GET /tasks/{task_id}/logs``
         """
         call = _rq.Call(
-            "GET", f"/tasks/{_rq.segment('task_id', task_id)}/logs", _rq.model_of(TaskLogsDTO)
+            "GET",
+            f"/tasks/{_rq.segment('task_id', task_id)}/logs",
+            _rq.model_of(_models.TaskLogsDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -658,7 +675,7 @@ class AsyncTasksResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/featured",
-            _rq.model_of(TaskDTO),
+            _rq.model_of(_models.TaskDTO),
             body=_rq.inline_body({"is_featured": is_featured}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -677,8 +694,8 @@ class AsyncTasksResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/visibility",
-            _rq.model_of(TaskDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.TaskDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -690,7 +707,7 @@ class AsyncTasksResource(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/tasks/{_rq.segment('task_id', task_id)}/status",
-            _rq.model_of(ResourceStatusDTO),
+            _rq.model_of(_models.ResourceStatusDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -708,7 +725,9 @@ class AsyncTasksResource(AsyncResource):
         ``GET /tasks/{task_id}/timings``
         """
         call = _rq.Call(
-            "GET", f"/tasks/{_rq.segment('task_id', task_id)}/timings", _rq.model_of(TaskTimingsDTO)
+            "GET",
+            f"/tasks/{_rq.segment('task_id', task_id)}/timings",
+            _rq.model_of(_models.TaskTimingsDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -731,7 +750,7 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/cancel",
             _rq.NOTHING,
-            body=_rq.request_body(CancelTaskRequest, body, fields),
+            body=_rq.request_body(_models.CancelTaskRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -748,8 +767,8 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/apps/run",
-            _rq.model_of(TaskResultDTO),
-            body=_rq.request_body(ApiAppRunRequest, body, fields),
+            _rq.model_of(_models.TaskResultDTO),
+            body=_rq.request_body(_models.ApiAppRunRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -782,7 +801,7 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "DELETE",
             f"/tasks/{_rq.segment('task_id', task_id)}/files",
-            _rq.model_of(DeleteTaskFilesResponse),
+            _rq.model_of(_models.DeleteTaskFilesResponse),
             params=_rq.query({"role": role}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -801,11 +820,11 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             "/tasks/featured",
-            _rq.model_of(AsyncPage[TaskDTO]),
+            _rq.model_of(_runtime.AsyncPage[_models.TaskDTO]),
             params=_rq.query({"cursor": cursor, "limit": limit}),
             cursor="query",
         )
-        return await _pages.async_page_raw(self._transport, call, _rq.check_options(options))
+        return await _runtime.async_page_raw(self._transport, call, _rq.check_options(options))
 
     async def files(
         self,
@@ -821,7 +840,7 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/tasks/{_rq.segment('task_id', task_id)}/files",
-            _rq.list_of(TaskFileDTO),
+            _rq.list_of(_models.TaskFileDTO),
             params=_rq.query({"role": role}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -831,7 +850,9 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
 
         ``GET /tasks/{task_id}``
         """
-        call = _rq.Call("GET", f"/tasks/{_rq.segment('task_id', task_id)}", _rq.model_of(TaskDTO))
+        call = _rq.Call(
+            "GET", f"/tasks/{_rq.segment('task_id', task_id)}", _rq.model_of(_models.TaskDTO)
+        )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def list(
@@ -847,11 +868,11 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/tasks/list",
-            _rq.model_of(AsyncPage[TaskDTO]),
-            body=_rq.request_body(CursorListRequest, body, fields),
+            _rq.model_of(_runtime.AsyncPage[_models.TaskDTO]),
+            body=_rq.request_body(_models.CursorListRequest, body, fields),
             cursor="body",
         )
-        return await _pages.async_page_raw(self._transport, call, options)
+        return await _runtime.async_page_raw(self._transport, call, options)
 
     async def logs(
         self, task_id: str, **options: Unpack[RequestOptions]
@@ -861,7 +882,9 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         ``GET /tasks/{task_id}/logs``
         """
         call = _rq.Call(
-            "GET", f"/tasks/{_rq.segment('task_id', task_id)}/logs", _rq.model_of(TaskLogsDTO)
+            "GET",
+            f"/tasks/{_rq.segment('task_id', task_id)}/logs",
+            _rq.model_of(_models.TaskLogsDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -875,7 +898,7 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/featured",
-            _rq.model_of(TaskDTO),
+            _rq.model_of(_models.TaskDTO),
             body=_rq.inline_body({"is_featured": is_featured}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -894,8 +917,8 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/tasks/{_rq.segment('task_id', task_id)}/visibility",
-            _rq.model_of(TaskDTO),
-            body=_rq.request_body(SetVisibilityRequest, body, fields),
+            _rq.model_of(_models.TaskDTO),
+            body=_rq.request_body(_models.SetVisibilityRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -909,7 +932,7 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             f"/tasks/{_rq.segment('task_id', task_id)}/status",
-            _rq.model_of(ResourceStatusDTO),
+            _rq.model_of(_models.ResourceStatusDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -929,6 +952,8 @@ class AsyncTasksResourceWithRawResponse(AsyncResource):
         ``GET /tasks/{task_id}/timings``
         """
         call = _rq.Call(
-            "GET", f"/tasks/{_rq.segment('task_id', task_id)}/timings", _rq.model_of(TaskTimingsDTO)
+            "GET",
+            f"/tasks/{_rq.segment('task_id', task_id)}/timings",
+            _rq.model_of(_models.TaskTimingsDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))

@@ -12,27 +12,7 @@ import builtins
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inferencesh._generated.models import (
-    AvailabilityResponse,
-    MeResponse,
-    TeamCreateRequest,
-    TeamDTO,
-    TeamInviteCreateRequest,
-    TeamInviteDTO,
-    TeamMemberAddRequest,
-    TeamMemberDTO,
-    TeamMemberUpdateRoleRequest,
-)
-from inferencesh._generated.params import (
-    TeamCreateRequestArgs,
-    TeamCreateRequestParams,
-    TeamInviteCreateRequestArgs,
-    TeamInviteCreateRequestParams,
-    TeamMemberAddRequestArgs,
-    TeamMemberAddRequestParams,
-    TeamMemberUpdateRoleRequestArgs,
-    TeamMemberUpdateRoleRequestParams,
-)
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
@@ -40,6 +20,27 @@ from inferencesh._runtime.transport import AsyncResource, SyncResource
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        AvailabilityResponse,
+        MeResponse,
+        TeamCreateRequest,
+        TeamDTO,
+        TeamInviteCreateRequest,
+        TeamInviteDTO,
+        TeamMemberAddRequest,
+        TeamMemberDTO,
+        TeamMemberUpdateRoleRequest,
+    )
+    from inferencesh._generated.params import (
+        TeamCreateRequestArgs,
+        TeamCreateRequestParams,
+        TeamInviteCreateRequestArgs,
+        TeamInviteCreateRequestParams,
+        TeamMemberAddRequestArgs,
+        TeamMemberAddRequestParams,
+        TeamMemberUpdateRoleRequestArgs,
+        TeamMemberUpdateRoleRequestParams,
+    )
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -72,8 +73,8 @@ class TeamsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/members",
-            _rq.model_of(TeamMemberDTO),
-            body=_rq.request_body(TeamMemberAddRequest, body, fields),
+            _rq.model_of(_models.TeamMemberDTO),
+            body=_rq.request_body(_models.TeamMemberAddRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -87,7 +88,7 @@ class TeamsResource(SyncResource):
         call = _rq.Call(
             "GET",
             "/teams/check-username",
-            _rq.model_of(AvailabilityResponse),
+            _rq.model_of(_models.AvailabilityResponse),
             params=_rq.query({"username": username}),
         )
         return self._transport.call(call, _rq.check_options(options))
@@ -105,8 +106,8 @@ class TeamsResource(SyncResource):
         call = _rq.Call(
             "POST",
             "/teams",
-            _rq.model_of(TeamDTO),
-            body=_rq.request_body(TeamCreateRequest, body, fields),
+            _rq.model_of(_models.TeamDTO),
+            body=_rq.request_body(_models.TeamCreateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -124,8 +125,8 @@ class TeamsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/invites",
-            _rq.model_of(TeamInviteDTO),
-            body=_rq.request_body(TeamInviteCreateRequest, body, fields),
+            _rq.model_of(_models.TeamInviteDTO),
+            body=_rq.request_body(_models.TeamInviteCreateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -142,7 +143,9 @@ class TeamsResource(SyncResource):
 
         ``GET /teams/{team_id}``
         """
-        call = _rq.Call("GET", f"/teams/{_rq.segment('team_id', team_id)}", _rq.model_of(TeamDTO))
+        call = _rq.Call(
+            "GET", f"/teams/{_rq.segment('team_id', team_id)}", _rq.model_of(_models.TeamDTO)
+        )
         return self._transport.call(call, _rq.check_options(options))
 
     def list(self, **options: Unpack[RequestOptions]) -> builtins.list[TeamDTO]:
@@ -150,7 +153,7 @@ class TeamsResource(SyncResource):
 
         ``GET /teams``
         """
-        call = _rq.Call("GET", "/teams", _rq.list_of(TeamDTO))
+        call = _rq.Call("GET", "/teams", _rq.list_of(_models.TeamDTO))
         return self._transport.call(call, _rq.check_options(options))
 
     def list_invites(
@@ -161,7 +164,9 @@ class TeamsResource(SyncResource):
         ``GET /teams/{team_id}/invites``
         """
         call = _rq.Call(
-            "GET", f"/teams/{_rq.segment('team_id', team_id)}/invites", _rq.list_of(TeamInviteDTO)
+            "GET",
+            f"/teams/{_rq.segment('team_id', team_id)}/invites",
+            _rq.list_of(_models.TeamInviteDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -173,7 +178,9 @@ class TeamsResource(SyncResource):
         ``GET /teams/{team_id}/members``
         """
         call = _rq.Call(
-            "GET", f"/teams/{_rq.segment('team_id', team_id)}/members", _rq.list_of(TeamMemberDTO)
+            "GET",
+            f"/teams/{_rq.segment('team_id', team_id)}/members",
+            _rq.list_of(_models.TeamMemberDTO),
         )
         return self._transport.call(call, _rq.check_options(options))
 
@@ -182,7 +189,7 @@ class TeamsResource(SyncResource):
 
         ``GET /me``
         """
-        call = _rq.Call("GET", "/me", _rq.model_of(MeResponse))
+        call = _rq.Call("GET", "/me", _rq.model_of(_models.MeResponse))
         return self._transport.call(call, _rq.check_options(options))
 
     def remove_member(self, team_id: str, user_id: str, **options: Unpack[RequestOptions]) -> None:
@@ -226,8 +233,8 @@ class TeamsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/members/{_rq.segment('user_id', user_id)}/role",
-            _rq.model_of(TeamMemberDTO),
-            body=_rq.request_body(TeamMemberUpdateRoleRequest, body, fields),
+            _rq.model_of(_models.TeamMemberDTO),
+            body=_rq.request_body(_models.TeamMemberUpdateRoleRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -245,8 +252,8 @@ class TeamsResource(SyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}",
-            _rq.model_of(TeamDTO),
-            body=_rq.request_body(TeamCreateRequest, body, fields),
+            _rq.model_of(_models.TeamDTO),
+            body=_rq.request_body(_models.TeamCreateRequest, body, fields),
         )
         return self._transport.call(call, options)
 
@@ -268,8 +275,8 @@ class TeamsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/members",
-            _rq.model_of(TeamMemberDTO),
-            body=_rq.request_body(TeamMemberAddRequest, body, fields),
+            _rq.model_of(_models.TeamMemberDTO),
+            body=_rq.request_body(_models.TeamMemberAddRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -283,7 +290,7 @@ class TeamsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "GET",
             "/teams/check-username",
-            _rq.model_of(AvailabilityResponse),
+            _rq.model_of(_models.AvailabilityResponse),
             params=_rq.query({"username": username}),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
@@ -301,8 +308,8 @@ class TeamsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             "/teams",
-            _rq.model_of(TeamDTO),
-            body=_rq.request_body(TeamCreateRequest, body, fields),
+            _rq.model_of(_models.TeamDTO),
+            body=_rq.request_body(_models.TeamCreateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -320,8 +327,8 @@ class TeamsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/invites",
-            _rq.model_of(TeamInviteDTO),
-            body=_rq.request_body(TeamInviteCreateRequest, body, fields),
+            _rq.model_of(_models.TeamInviteDTO),
+            body=_rq.request_body(_models.TeamInviteCreateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -338,7 +345,9 @@ class TeamsResourceWithRawResponse(SyncResource):
 
         ``GET /teams/{team_id}``
         """
-        call = _rq.Call("GET", f"/teams/{_rq.segment('team_id', team_id)}", _rq.model_of(TeamDTO))
+        call = _rq.Call(
+            "GET", f"/teams/{_rq.segment('team_id', team_id)}", _rq.model_of(_models.TeamDTO)
+        )
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def list(self, **options: Unpack[RequestOptions]) -> APIResponse[builtins.list[TeamDTO]]:
@@ -346,7 +355,7 @@ class TeamsResourceWithRawResponse(SyncResource):
 
         ``GET /teams``
         """
-        call = _rq.Call("GET", "/teams", _rq.list_of(TeamDTO))
+        call = _rq.Call("GET", "/teams", _rq.list_of(_models.TeamDTO))
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def list_invites(
@@ -357,7 +366,9 @@ class TeamsResourceWithRawResponse(SyncResource):
         ``GET /teams/{team_id}/invites``
         """
         call = _rq.Call(
-            "GET", f"/teams/{_rq.segment('team_id', team_id)}/invites", _rq.list_of(TeamInviteDTO)
+            "GET",
+            f"/teams/{_rq.segment('team_id', team_id)}/invites",
+            _rq.list_of(_models.TeamInviteDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -369,7 +380,9 @@ class TeamsResourceWithRawResponse(SyncResource):
         ``GET /teams/{team_id}/members``
         """
         call = _rq.Call(
-            "GET", f"/teams/{_rq.segment('team_id', team_id)}/members", _rq.list_of(TeamMemberDTO)
+            "GET",
+            f"/teams/{_rq.segment('team_id', team_id)}/members",
+            _rq.list_of(_models.TeamMemberDTO),
         )
         return self._transport.call_raw(call, _rq.check_options(options))
 
@@ -378,7 +391,7 @@ class TeamsResourceWithRawResponse(SyncResource):
 
         ``GET /me``
         """
-        call = _rq.Call("GET", "/me", _rq.model_of(MeResponse))
+        call = _rq.Call("GET", "/me", _rq.model_of(_models.MeResponse))
         return self._transport.call_raw(call, _rq.check_options(options))
 
     def remove_member(
@@ -424,8 +437,8 @@ class TeamsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/members/{_rq.segment('user_id', user_id)}/role",
-            _rq.model_of(TeamMemberDTO),
-            body=_rq.request_body(TeamMemberUpdateRoleRequest, body, fields),
+            _rq.model_of(_models.TeamMemberDTO),
+            body=_rq.request_body(_models.TeamMemberUpdateRoleRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -443,8 +456,8 @@ class TeamsResourceWithRawResponse(SyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}",
-            _rq.model_of(TeamDTO),
-            body=_rq.request_body(TeamCreateRequest, body, fields),
+            _rq.model_of(_models.TeamDTO),
+            body=_rq.request_body(_models.TeamCreateRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -471,8 +484,8 @@ class AsyncTeamsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/members",
-            _rq.model_of(TeamMemberDTO),
-            body=_rq.request_body(TeamMemberAddRequest, body, fields),
+            _rq.model_of(_models.TeamMemberDTO),
+            body=_rq.request_body(_models.TeamMemberAddRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -486,7 +499,7 @@ class AsyncTeamsResource(AsyncResource):
         call = _rq.Call(
             "GET",
             "/teams/check-username",
-            _rq.model_of(AvailabilityResponse),
+            _rq.model_of(_models.AvailabilityResponse),
             params=_rq.query({"username": username}),
         )
         return await self._transport.call(call, _rq.check_options(options))
@@ -504,8 +517,8 @@ class AsyncTeamsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             "/teams",
-            _rq.model_of(TeamDTO),
-            body=_rq.request_body(TeamCreateRequest, body, fields),
+            _rq.model_of(_models.TeamDTO),
+            body=_rq.request_body(_models.TeamCreateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -523,8 +536,8 @@ class AsyncTeamsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/invites",
-            _rq.model_of(TeamInviteDTO),
-            body=_rq.request_body(TeamInviteCreateRequest, body, fields),
+            _rq.model_of(_models.TeamInviteDTO),
+            body=_rq.request_body(_models.TeamInviteCreateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -541,7 +554,9 @@ class AsyncTeamsResource(AsyncResource):
 
         ``GET /teams/{team_id}``
         """
-        call = _rq.Call("GET", f"/teams/{_rq.segment('team_id', team_id)}", _rq.model_of(TeamDTO))
+        call = _rq.Call(
+            "GET", f"/teams/{_rq.segment('team_id', team_id)}", _rq.model_of(_models.TeamDTO)
+        )
         return await self._transport.call(call, _rq.check_options(options))
 
     async def list(self, **options: Unpack[RequestOptions]) -> builtins.list[TeamDTO]:
@@ -549,7 +564,7 @@ class AsyncTeamsResource(AsyncResource):
 
         ``GET /teams``
         """
-        call = _rq.Call("GET", "/teams", _rq.list_of(TeamDTO))
+        call = _rq.Call("GET", "/teams", _rq.list_of(_models.TeamDTO))
         return await self._transport.call(call, _rq.check_options(options))
 
     async def list_invites(
@@ -560,7 +575,9 @@ class AsyncTeamsResource(AsyncResource):
         ``GET /teams/{team_id}/invites``
         """
         call = _rq.Call(
-            "GET", f"/teams/{_rq.segment('team_id', team_id)}/invites", _rq.list_of(TeamInviteDTO)
+            "GET",
+            f"/teams/{_rq.segment('team_id', team_id)}/invites",
+            _rq.list_of(_models.TeamInviteDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -572,7 +589,9 @@ class AsyncTeamsResource(AsyncResource):
         ``GET /teams/{team_id}/members``
         """
         call = _rq.Call(
-            "GET", f"/teams/{_rq.segment('team_id', team_id)}/members", _rq.list_of(TeamMemberDTO)
+            "GET",
+            f"/teams/{_rq.segment('team_id', team_id)}/members",
+            _rq.list_of(_models.TeamMemberDTO),
         )
         return await self._transport.call(call, _rq.check_options(options))
 
@@ -581,7 +600,7 @@ class AsyncTeamsResource(AsyncResource):
 
         ``GET /me``
         """
-        call = _rq.Call("GET", "/me", _rq.model_of(MeResponse))
+        call = _rq.Call("GET", "/me", _rq.model_of(_models.MeResponse))
         return await self._transport.call(call, _rq.check_options(options))
 
     async def remove_member(
@@ -627,8 +646,8 @@ class AsyncTeamsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/members/{_rq.segment('user_id', user_id)}/role",
-            _rq.model_of(TeamMemberDTO),
-            body=_rq.request_body(TeamMemberUpdateRoleRequest, body, fields),
+            _rq.model_of(_models.TeamMemberDTO),
+            body=_rq.request_body(_models.TeamMemberUpdateRoleRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -646,8 +665,8 @@ class AsyncTeamsResource(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}",
-            _rq.model_of(TeamDTO),
-            body=_rq.request_body(TeamCreateRequest, body, fields),
+            _rq.model_of(_models.TeamDTO),
+            body=_rq.request_body(_models.TeamCreateRequest, body, fields),
         )
         return await self._transport.call(call, options)
 
@@ -669,8 +688,8 @@ class AsyncTeamsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/members",
-            _rq.model_of(TeamMemberDTO),
-            body=_rq.request_body(TeamMemberAddRequest, body, fields),
+            _rq.model_of(_models.TeamMemberDTO),
+            body=_rq.request_body(_models.TeamMemberAddRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -684,7 +703,7 @@ class AsyncTeamsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "GET",
             "/teams/check-username",
-            _rq.model_of(AvailabilityResponse),
+            _rq.model_of(_models.AvailabilityResponse),
             params=_rq.query({"username": username}),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
@@ -702,8 +721,8 @@ class AsyncTeamsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             "/teams",
-            _rq.model_of(TeamDTO),
-            body=_rq.request_body(TeamCreateRequest, body, fields),
+            _rq.model_of(_models.TeamDTO),
+            body=_rq.request_body(_models.TeamCreateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -721,8 +740,8 @@ class AsyncTeamsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/invites",
-            _rq.model_of(TeamInviteDTO),
-            body=_rq.request_body(TeamInviteCreateRequest, body, fields),
+            _rq.model_of(_models.TeamInviteDTO),
+            body=_rq.request_body(_models.TeamInviteCreateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -739,7 +758,9 @@ class AsyncTeamsResourceWithRawResponse(AsyncResource):
 
         ``GET /teams/{team_id}``
         """
-        call = _rq.Call("GET", f"/teams/{_rq.segment('team_id', team_id)}", _rq.model_of(TeamDTO))
+        call = _rq.Call(
+            "GET", f"/teams/{_rq.segment('team_id', team_id)}", _rq.model_of(_models.TeamDTO)
+        )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def list(self, **options: Unpack[RequestOptions]) -> APIResponse[builtins.list[TeamDTO]]:
@@ -747,7 +768,7 @@ class AsyncTeamsResourceWithRawResponse(AsyncResource):
 
         ``GET /teams``
         """
-        call = _rq.Call("GET", "/teams", _rq.list_of(TeamDTO))
+        call = _rq.Call("GET", "/teams", _rq.list_of(_models.TeamDTO))
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def list_invites(
@@ -758,7 +779,9 @@ class AsyncTeamsResourceWithRawResponse(AsyncResource):
         ``GET /teams/{team_id}/invites``
         """
         call = _rq.Call(
-            "GET", f"/teams/{_rq.segment('team_id', team_id)}/invites", _rq.list_of(TeamInviteDTO)
+            "GET",
+            f"/teams/{_rq.segment('team_id', team_id)}/invites",
+            _rq.list_of(_models.TeamInviteDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -770,7 +793,9 @@ class AsyncTeamsResourceWithRawResponse(AsyncResource):
         ``GET /teams/{team_id}/members``
         """
         call = _rq.Call(
-            "GET", f"/teams/{_rq.segment('team_id', team_id)}/members", _rq.list_of(TeamMemberDTO)
+            "GET",
+            f"/teams/{_rq.segment('team_id', team_id)}/members",
+            _rq.list_of(_models.TeamMemberDTO),
         )
         return await self._transport.call_raw(call, _rq.check_options(options))
 
@@ -779,7 +804,7 @@ class AsyncTeamsResourceWithRawResponse(AsyncResource):
 
         ``GET /me``
         """
-        call = _rq.Call("GET", "/me", _rq.model_of(MeResponse))
+        call = _rq.Call("GET", "/me", _rq.model_of(_models.MeResponse))
         return await self._transport.call_raw(call, _rq.check_options(options))
 
     async def remove_member(
@@ -825,8 +850,8 @@ class AsyncTeamsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}/members/{_rq.segment('user_id', user_id)}/role",
-            _rq.model_of(TeamMemberDTO),
-            body=_rq.request_body(TeamMemberUpdateRoleRequest, body, fields),
+            _rq.model_of(_models.TeamMemberDTO),
+            body=_rq.request_body(_models.TeamMemberUpdateRoleRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)
 
@@ -844,7 +869,7 @@ class AsyncTeamsResourceWithRawResponse(AsyncResource):
         call = _rq.Call(
             "POST",
             f"/teams/{_rq.segment('team_id', team_id)}",
-            _rq.model_of(TeamDTO),
-            body=_rq.request_body(TeamCreateRequest, body, fields),
+            _rq.model_of(_models.TeamDTO),
+            body=_rq.request_body(_models.TeamCreateRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)

@@ -11,13 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from inferencesh._generated.models import (
-    ToolResultRequest,
-)
-from inferencesh._generated.params import (
-    ToolResultRequestArgs,
-    ToolResultRequestParams,
-)
+from inferencesh._generated import models as _models
 from inferencesh._runtime import request as _rq
 from inferencesh._runtime.response import APIResponse
 from inferencesh._runtime.transport import AsyncResource, SyncResource
@@ -25,6 +19,13 @@ from inferencesh._runtime.transport import AsyncResource, SyncResource
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import (
+        ToolResultRequest,
+    )
+    from inferencesh._generated.params import (
+        ToolResultRequestArgs,
+        ToolResultRequestParams,
+    )
     from inferencesh._runtime.request import RequestOptions
 
 __all__ = [
@@ -83,7 +84,7 @@ class ToolsResource(SyncResource):
             "POST",
             f"/tools/{_rq.segment('invocation_id', invocation_id)}",
             _rq.NOTHING,
-            body=_rq.request_body(ToolResultRequest, body, fields),
+            body=_rq.request_body(_models.ToolResultRequest, body, fields),
         )
         self._transport.call(call, options)
 
@@ -131,7 +132,7 @@ class ToolsResourceWithRawResponse(SyncResource):
             "POST",
             f"/tools/{_rq.segment('invocation_id', invocation_id)}",
             _rq.NOTHING,
-            body=_rq.request_body(ToolResultRequest, body, fields),
+            body=_rq.request_body(_models.ToolResultRequest, body, fields),
         )
         return self._transport.call_raw(call, options)
 
@@ -184,7 +185,7 @@ class AsyncToolsResource(AsyncResource):
             "POST",
             f"/tools/{_rq.segment('invocation_id', invocation_id)}",
             _rq.NOTHING,
-            body=_rq.request_body(ToolResultRequest, body, fields),
+            body=_rq.request_body(_models.ToolResultRequest, body, fields),
         )
         await self._transport.call(call, options)
 
@@ -234,6 +235,6 @@ class AsyncToolsResourceWithRawResponse(AsyncResource):
             "POST",
             f"/tools/{_rq.segment('invocation_id', invocation_id)}",
             _rq.NOTHING,
-            body=_rq.request_body(ToolResultRequest, body, fields),
+            body=_rq.request_body(_models.ToolResultRequest, body, fields),
         )
         return await self._transport.call_raw(call, options)

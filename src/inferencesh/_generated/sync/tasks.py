@@ -24,7 +24,6 @@ from inferencesh._callbacks import (
 )
 from inferencesh._concurrency import Concurrency
 from inferencesh._errors import WaitTimeoutError
-from inferencesh._generated.models import TaskDTO, TaskResultDTO
 from inferencesh._generated.resources.tasks import TasksResource
 from inferencesh._generated.sync.follow import follow, status_changed
 from inferencesh._runtime.base import TOLERANT
@@ -33,7 +32,6 @@ from inferencesh._streaming import Reconnects, StatusWatch, StreamOptions, TaskS
 from inferencesh._tasks import (
     RunOptions,
     RunParams,
-    TaskBuilder,
     check_task_id,
     deadline_of,
     follow_options,
@@ -41,12 +39,12 @@ from inferencesh._tasks import (
     stream_path,
     task_outcome,
     task_state,
-    to_task,
 )
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._generated.models import TaskDTO, TaskResultDTO
     from inferencesh._generated.sync.files import Files
     from inferencesh._generated.sync.transport import Transport
 
@@ -66,6 +64,8 @@ class TaskStream:
         context: Any = TOLERANT,
         callbacks: TaskCallbacks | None = None,
     ) -> None:
+        from inferencesh._task_updates import TaskBuilder  # loads TaskDTO: see that module
+
         self._updates = updates
         self._build = TaskBuilder(context).build
         self._callbacks = callbacks
@@ -306,7 +306,10 @@ class Tasks(TasksResource):
             with closing(updates):
                 for state in updates:
                     last = state
-            task = None if last is None else to_task(last, self._context)
+            if last is not None:
+                from inferencesh._task_updates import to_task  # loads TaskDTO: see that module
+
+                task = to_task(last, self._context)
         else:
             with TaskStream(updates, self._context, callbacks) as stream:
                 for _ in stream:
