@@ -217,6 +217,30 @@ class _Plan:
 
     __slots__ = ("_stale_retry", "body", "event", "origin", "timeouts")
 
+    @classmethod
+    def of(
+        cls,
+        origin: Origin,
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+    ) -> _Plan:
+        """A plan from a request's parts (the client's own API requests: see
+        ``inferencesh._transport.DirectRoute``); h11 validates the head as for any request."""
+        plan = cls.__new__(cls)
+        plan.origin = origin
+        plan.timeouts = timeouts
+        plan.body = body
+        raw_method = method.encode("ascii", "replace")
+        try:
+            plan.event = h11.Request(method=raw_method, target=target, headers=headers)
+        except h11.ProtocolError as exc:
+            raise _mapped(exc) from None
+        plan._stale_retry = raw_method in _IDEMPOTENT
+        return plan
+
     def __init__(self, request: httpx.Request) -> None:
         url = request.url
         scheme = url.scheme
@@ -483,7 +507,23 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
         self._slots = threading.Semaphore(limit) if limit is not None else None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        plan = _Plan(request)
+        return self._handle(_Plan(request), request)
+
+    def send_direct(
+        self,
+        origin: Origin,
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+    ) -> httpx.Response:
+        """Send a request given as its parts (the whole body among them), without an
+        ``httpx.Request``; the response's ``request`` is left for the caller to set."""
+        plan = _Plan.of(origin, method, target, headers, body, timeouts)
+        return self._handle(plan, None)
+
+    def _handle(self, plan: _Plan, request: httpx.Request | None) -> httpx.Response:
         timeouts = plan.timeouts
         if self._slots is not None and not self._slots.acquire(timeout=timeouts.get("pool")):
             raise httpx.PoolTimeout("no connection became free within the pool timeout")
@@ -514,7 +554,7 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
         if self._slots is not None:
             self._slots.release()
 
-    def _exchange(self, conn: _SyncConnection, plan: _Plan, request: httpx.Request) -> None:
+    def _exchange(self, conn: _SyncConnection, plan: _Plan, request: httpx.Request | None) -> None:
         """Send the request and read up to the end of the response head."""
         wire = conn.wire
         write, read = plan.timeouts.get("write"), plan.timeouts.get("read")
@@ -523,6 +563,7 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
                 if wire.head is None:
                     conn.send(data, write)
             if plan.body is None:
+                assert request is not None
                 stream = request.stream
                 assert isinstance(stream, httpx.SyncByteStream)
                 for part in stream:
@@ -790,7 +831,23 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
         self._slots: asyncio.Semaphore | None = None  # made inside the running loop
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        plan = _Plan(request)
+        return await self._handle(_Plan(request), request)
+
+    async def send_direct(
+        self,
+        origin: Origin,
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+    ) -> httpx.Response:
+        """Send a request given as its parts (the whole body among them), without an
+        ``httpx.Request``; the response's ``request`` is left for the caller to set."""
+        plan = _Plan.of(origin, method, target, headers, body, timeouts)
+        return await self._handle(plan, None)
+
+    async def _handle(self, plan: _Plan, request: httpx.Request | None) -> httpx.Response:
         timeouts = plan.timeouts
         await self._take_slot(timeouts.get("pool"))
         try:
@@ -814,7 +871,9 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         self._close_idle()
 
-    async def _exchange(self, conn: _AsyncConnection, plan: _Plan, request: httpx.Request) -> None:
+    async def _exchange(
+        self, conn: _AsyncConnection, plan: _Plan, request: httpx.Request | None
+    ) -> None:
         """Send the request and read up to the end of the response head."""
         wire = conn.begin()
         write, read = plan.timeouts.get("write"), plan.timeouts.get("read")
@@ -823,6 +882,7 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
                 if wire.head is None:
                     await conn.send(data, write)
             if plan.body is None:
+                assert request is not None
                 stream = request.stream
                 assert isinstance(stream, httpx.AsyncByteStream)
                 async for part in stream:
