@@ -280,13 +280,17 @@ class _Plan:
         return False
 
 
-def _response(wire: _Wire, stream: httpx.SyncByteStream | httpx.AsyncByteStream) -> httpx.Response:
+def _response(
+    wire: _Wire, stream: httpx.SyncByteStream | httpx.AsyncByteStream | None = None
+) -> httpx.Response:
+    """The response whose head ``wire`` holds; with no ``stream``, its whole body, which came
+    with the head (a ``ByteStream``: read without I/O, sync or async)."""
     head = wire.head
     assert head is not None
     return httpx.Response(
         head.status_code,
         headers=wire.headers,
-        stream=stream,
+        stream=httpx.ByteStream(wire.take_body()) if stream is None else stream,
         extensions={"http_version": b"HTTP/" + head.http_version, "reason_phrase": head.reason},
     )
 
@@ -507,7 +511,7 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
         self._slots = threading.Semaphore(limit) if limit is not None else None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._handle(_Plan(request), request)
+        return self._handle(_Plan(request), request, False)
 
     def send_direct(
         self,
@@ -517,13 +521,17 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
         headers: list[tuple[bytes, bytes]],
         body: bytes,
         timeouts: dict[str, float | None],
+        *,
+        read_now: bool,
     ) -> httpx.Response:
         """Send a request given as its parts (the whole body among them), without an
-        ``httpx.Request``; the response's ``request`` is left for the caller to set."""
+        ``httpx.Request``; the response's ``request`` is left for the caller to set.
+        ``read_now``: the caller reads the whole body at once (then, when it came with the
+        head, the connection is released before the response is handed over)."""
         plan = _Plan.of(origin, method, target, headers, body, timeouts)
-        return self._handle(plan, None)
+        return self._handle(plan, None, read_now)
 
-    def _handle(self, plan: _Plan, request: httpx.Request | None) -> httpx.Response:
+    def _handle(self, plan: _Plan, request: httpx.Request | None, read_now: bool) -> httpx.Response:
         timeouts = plan.timeouts
         if self._slots is not None and not self._slots.acquire(timeout=timeouts.get("pool")):
             raise httpx.PoolTimeout("no connection became free within the pool timeout")
@@ -544,7 +552,12 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
         except BaseException:
             self._free_slot()
             raise
-        return _response(conn.wire, _SyncBody(self._release, conn, timeouts.get("read")))
+        wire = conn.wire
+        if read_now and wire.complete:  # all of it came with the head: the connection is free
+            response = _response(wire)
+            self._release(conn, wire.reusable)
+            return response
+        return _response(wire, _SyncBody(self._release, conn, timeouts.get("read")))
 
     def close(self) -> None:
         with self._lock:
@@ -831,7 +844,7 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
         self._slots: asyncio.Semaphore | None = None  # made inside the running loop
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._handle(_Plan(request), request)
+        return await self._handle(_Plan(request), request, False)
 
     async def send_direct(
         self,
@@ -841,13 +854,19 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
         headers: list[tuple[bytes, bytes]],
         body: bytes,
         timeouts: dict[str, float | None],
+        *,
+        read_now: bool,
     ) -> httpx.Response:
         """Send a request given as its parts (the whole body among them), without an
-        ``httpx.Request``; the response's ``request`` is left for the caller to set."""
+        ``httpx.Request``; the response's ``request`` is left for the caller to set.
+        ``read_now``: the caller reads the whole body at once (then, when it came with the
+        head, the connection is released before the response is handed over)."""
         plan = _Plan.of(origin, method, target, headers, body, timeouts)
-        return await self._handle(plan, None)
+        return await self._handle(plan, None, read_now)
 
-    async def _handle(self, plan: _Plan, request: httpx.Request | None) -> httpx.Response:
+    async def _handle(
+        self, plan: _Plan, request: httpx.Request | None, read_now: bool
+    ) -> httpx.Response:
         timeouts = plan.timeouts
         await self._take_slot(timeouts.get("pool"))
         try:
@@ -866,7 +885,12 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
         except BaseException:
             self._free_slot()
             raise
-        return _response(conn.wire, _AsyncBody(self._release, conn, timeouts.get("read")))
+        wire = conn.wire
+        if read_now and wire.complete:  # all of it came with the head: the connection is free
+            response = _response(wire)
+            self._release(conn, wire.reusable)
+            return response
+        return _response(wire, _AsyncBody(self._release, conn, timeouts.get("read")))
 
     async def aclose(self) -> None:
         self._close_idle()

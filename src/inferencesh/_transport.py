@@ -57,6 +57,7 @@ __all__ = [
     "clean_params",
     "decode_result",
     "read_payload",
+    "read_whole",
 ]
 
 DEFAULT_BASE_URL = "https://api.inference.sh"
@@ -213,6 +214,11 @@ class DirectRequest:
         self.timeout = timeout
 
     def request(self) -> httpx.Request:
+        """The ``httpx.Request`` for a response, made only when something reads it: most
+        responses never have theirs read (an error message does, or a ``call_raw`` caller)."""
+        return _PendingRequest(self)
+
+    def build(self) -> httpx.Request:
         """The ``httpx.Request`` httpx would have built for this one."""
         request = httpx.Request(
             self.method,
@@ -223,6 +229,35 @@ class DirectRequest:
         )
         request.read()
         return request
+
+
+class _PendingRequest(httpx.Request):
+    """An ``httpx.Request`` made from a ``DirectRequest`` when first read: until then it holds
+    only that, and reading any attribute builds it (``__getattr__`` is asked only for what the
+    instance does not have yet)."""
+
+    def __init__(self, parts: DirectRequest) -> None:  # pyright: ignore[reportMissingSuperCall]
+        self.__dict__["_parts"] = parts
+
+    def __getattr__(self, name: str) -> Any:
+        if not self._build():
+            raise AttributeError(name)
+        return getattr(self, name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        self._build()
+        return super().__getstate__()
+
+    def _build(self) -> bool:
+        """Build it, if not yet built; whether it was."""
+        parts: DirectRequest | None = self.__dict__.pop("_parts", None)
+        if parts is None:
+            return False
+        self.__dict__.update(parts.build().__dict__)
+        return True
+
+    def __repr__(self) -> str:
+        return f"<Request({self.method!r}, {str(self.url)!r})>"
 
 
 @functools.lru_cache(maxsize=64)
@@ -518,6 +553,15 @@ class TransportCore:
         kwargs["body"] = call.body
         kwargs["params"] = call.params
         return call, kwargs
+
+
+def read_whole(response: httpx.Response) -> bool:
+    """Read a body our transport received whole with its head (it hands it over as a
+    ``ByteStream``): no I/O, so no await either. False for any other body."""
+    if type(response.stream) is not httpx.ByteStream:
+        return False
+    response.read()
+    return True
 
 
 def _operation(response: httpx.Response) -> str:

@@ -5,9 +5,11 @@ a base URL with a path) must still go out right."""
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from inferencesh import AsyncInference, Inference, InvalidResponseError
@@ -77,3 +79,37 @@ async def test_a_base_url_with_a_path_and_client_headers(
     built = await sent(server, mode, CALLS["run"], route=False, **options)
     assert direct == built
     assert direct.startswith(b"POST /api/v1/apps/run HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_response_carries_the_request_httpx_would_have_built(
+    start_server: StartServer, mode: str
+) -> None:
+    server = start_server(serve(lambda request: task_response("t1")))
+    seen: list[httpx.Request] = []
+    for route in (True, False):
+        client: Inference | AsyncInference = (
+            Inference(api_key="inf_test", base_url=server.url(""))
+            if mode == "sync"
+            else AsyncInference(api_key="inf_test", base_url=server.url(""))
+        )
+        if not route:
+            client._transport.route = None
+        raw = client.tasks.with_raw_response.get("t1")
+        if isinstance(raw, Awaitable):
+            raw = await raw
+        seen.append(raw.http_response.request)
+        closed = client.close()
+        if isinstance(closed, Awaitable):
+            await closed
+    direct, built = seen
+    assert isinstance(direct, httpx.Request)
+    assert repr(direct) == repr(built)
+    assert (direct.method, direct.url, direct.headers.raw, direct.content, direct.extensions) == (
+        built.method,
+        built.url,
+        built.headers.raw,
+        built.content,
+        built.extensions,
+    )
+    assert pickle.loads(pickle.dumps(direct)).headers.raw == built.headers.raw

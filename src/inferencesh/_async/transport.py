@@ -25,6 +25,7 @@ from inferencesh._transport import (
     clean_params,
     decode_result,
     read_payload,
+    read_whole,
 )
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ class AsyncTransport(TransportCore):
                 request.headers,
                 request.body,
                 request.timeout.as_dict(),
+                read_now=not stream,
             )
             response.request = request.request()
         else:
@@ -186,7 +188,7 @@ class AsyncTransport(TransportCore):
                 return await self.client.send(sent, stream=stream)
             response = await self._direct.handle_async_request(sent)
             response.request = request
-        if not stream:
+        if not stream and not read_whole(response):
             try:
                 await response.aread()
             finally:

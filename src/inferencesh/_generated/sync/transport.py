@@ -26,6 +26,7 @@ from inferencesh._transport import (
     clean_params,
     decode_result,
     read_payload,
+    read_whole,
 )
 
 if TYPE_CHECKING:
@@ -171,6 +172,7 @@ class Transport(TransportCore):
                 request.headers,
                 request.body,
                 request.timeout.as_dict(),
+                read_now=not stream,
             )
             response.request = request.request()
         else:
@@ -179,7 +181,7 @@ class Transport(TransportCore):
                 return self.client.send(sent, stream=stream)
             response = self._direct.handle_request(sent)
             response.request = request
-        if not stream:
+        if not stream and not read_whole(response):
             try:
                 response.read()
             finally:
