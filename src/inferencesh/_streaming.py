@@ -443,7 +443,7 @@ class TaskStreamMachine:
         if type(fields) is list:
             listed: list[Any] = fields  # pyright: ignore[reportUnknownVariableType]
             for name in listed:
-                if type(name) is str and name not in data:
+                if isinstance(name, str) and name not in data:
                     state[name] = None
                     changed = changed | {name}
         output = data.get("output")
