@@ -240,21 +240,20 @@ class _PendingRequest(httpx.Request):
         self.__dict__["_parts"] = parts
 
     def __getattr__(self, name: str) -> Any:
-        if not self._build():
-            raise AttributeError(name)
-        return getattr(self, name)
+        self._build()
+        return object.__getattribute__(self, name)  # an AttributeError now is a real one
 
     def __getstate__(self) -> dict[str, Any]:
         self._build()
         return super().__getstate__()
 
-    def _build(self) -> bool:
-        """Build it, if not yet built; whether it was."""
-        parts: DirectRequest | None = self.__dict__.pop("_parts", None)
-        if parts is None:
-            return False
-        self.__dict__.update(parts.build().__dict__)
-        return True
+    def _build(self) -> None:
+        # The parts go only once the values are in: a thread that reads it at the same time
+        # builds it again or finds it built, never finds neither.
+        parts: DirectRequest | None = self.__dict__.get("_parts")
+        if parts is not None:
+            self.__dict__.update(parts.build().__dict__)
+            self.__dict__.pop("_parts", None)
 
     def __repr__(self) -> str:
         return f"<Request({self.method!r}, {str(self.url)!r})>"
