@@ -33,12 +33,20 @@ class TaskDelta:
     delta: dict[str, Any]
     output: dict[str, Any]
     seq: int | None
+    caught_up: str = ""
+    """Output text that reached this client in a task state rather than as a delta (sent before
+    the stream opened, or while it reconnected), handed out ahead of this delta's text. When the
+    task ends with text that no delta handed out, a last delta carries it here (``delta`` is
+    then ``{}`` and ``seq`` ``None``)."""
 
     @property
     def text(self) -> str:
-        """The new text of this delta (``delta["response"]``), or ``""``."""
+        """The output text new to this client: ``caught_up`` and then ``delta["response"]``.
+
+        Joined, the ``text`` of every delta of a call is the task's ``output["response"]``.
+        """
         value = self.delta.get("response")
-        return value if isinstance(value, str) else ""
+        return self.caught_up + value if isinstance(value, str) else self.caught_up
 
 
 UpdateCallback = Callable[["TaskDTO"], object]
@@ -55,7 +63,7 @@ _Call = tuple[Callable[..., object], tuple[Any, ...]]
 class TaskCallbacks:
     """The run callbacks of one call; which of them an update calls, and with what."""
 
-    __slots__ = ("on_delta", "on_partial_update", "on_update")
+    __slots__ = ("_handed", "on_delta", "on_partial_update", "on_update")
 
     def __init__(
         self,
@@ -66,6 +74,7 @@ class TaskCallbacks:
         self.on_update = on_update
         self.on_partial_update = on_partial_update
         self.on_delta = on_delta
+        self._handed = ""  # the output text handed to on_delta so far
 
     def calls(
         self, task: TaskDTO, state: dict[str, Any]
@@ -75,15 +84,44 @@ class TaskCallbacks:
         calls: list[_Call] = []
         if type(state) is DeltaState:
             if self.on_delta is not None:
-                delta = TaskDelta(task.id, state.delta, state.get("output") or {}, state.seq)
+                output: dict[str, Any] = state.get("output") or {}
+                sent = state.delta.get("response")
+                new = self._new_text(output)
+                if not isinstance(sent, str):
+                    caught_up = new
+                else:  # the new text ends with the delta's own (the machine appended it)
+                    caught_up = new[: len(new) - len(sent)] if new.endswith(sent) else ""
+                delta = TaskDelta(task.id, state.delta, output, state.seq, caught_up)
                 calls.append((self.on_delta, (delta,)))
         else:
             changed: frozenset[str] | None = getattr(state, "changed", None)
             if changed is not None and self.on_partial_update is not None:
                 calls.append((self.on_partial_update, (task, sorted(changed))))
+            if self.on_delta is not None and _terminal(state.get("status")):
+                final = state.get("output")
+                if isinstance(final, dict):
+                    ended: dict[str, Any] = final  # pyright: ignore[reportUnknownVariableType]
+                    rest = self._new_text(ended)
+                    if rest:  # text no delta handed out: the stream opened late, or none came
+                        calls.append((self.on_delta, (TaskDelta(task.id, {}, ended, None, rest),)))
         if self.on_update is not None:
             calls.append((self.on_update, (task,)))
         return calls
+
+    def _new_text(self, output: dict[str, Any]) -> str:
+        """The part of ``output["response"]`` not handed to ``on_delta`` yet (now handed)."""
+        text = output.get("response")
+        handed = self._handed
+        if not isinstance(text, str) or len(text) <= len(handed) or not text.startswith(handed):
+            return ""
+        self._handed = text
+        return text[len(handed) :]
+
+
+def _terminal(status: Any) -> bool:
+    from inferencesh._generated.models import TASK_STATUS_TERMINAL
+
+    return status in TASK_STATUS_TERMINAL
 
 
 def task_callbacks(

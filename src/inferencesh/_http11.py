@@ -217,6 +217,30 @@ class _Plan:
 
     __slots__ = ("_stale_retry", "body", "event", "origin", "timeouts")
 
+    @classmethod
+    def of(
+        cls,
+        origin: Origin,
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+    ) -> _Plan:
+        """A plan from a request's parts (the client's own API requests: see
+        ``inferencesh._transport.DirectRoute``); h11 validates the head as for any request."""
+        plan = cls.__new__(cls)
+        plan.origin = origin
+        plan.timeouts = timeouts
+        plan.body = body
+        raw_method = method.encode("ascii", "replace")
+        try:
+            plan.event = h11.Request(method=raw_method, target=target, headers=headers)
+        except h11.ProtocolError as exc:
+            raise _mapped(exc) from None
+        plan._stale_retry = raw_method in _IDEMPOTENT
+        return plan
+
     def __init__(self, request: httpx.Request) -> None:
         url = request.url
         scheme = url.scheme
@@ -256,13 +280,17 @@ class _Plan:
         return False
 
 
-def _response(wire: _Wire, stream: httpx.SyncByteStream | httpx.AsyncByteStream) -> httpx.Response:
+def _response(
+    wire: _Wire, stream: httpx.SyncByteStream | httpx.AsyncByteStream | None = None
+) -> httpx.Response:
+    """The response whose head ``wire`` holds; with no ``stream``, its whole body, which came
+    with the head (a ``ByteStream``: read without I/O, sync or async)."""
     head = wire.head
     assert head is not None
     return httpx.Response(
         head.status_code,
         headers=wire.headers,
-        stream=stream,
+        stream=httpx.ByteStream(wire.take_body()) if stream is None else stream,
         extensions={"http_version": b"HTTP/" + head.http_version, "reason_phrase": head.reason},
     )
 
@@ -483,7 +511,27 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
         self._slots = threading.Semaphore(limit) if limit is not None else None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        plan = _Plan(request)
+        return self._handle(_Plan(request), request, False)
+
+    def send_direct(
+        self,
+        origin: Origin,
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+        *,
+        read_now: bool,
+    ) -> httpx.Response:
+        """Send a request given as its parts (the whole body among them), without an
+        ``httpx.Request``; the response's ``request`` is left for the caller to set.
+        ``read_now``: the caller reads the whole body at once (then, when it came with the
+        head, the connection is released before the response is handed over)."""
+        plan = _Plan.of(origin, method, target, headers, body, timeouts)
+        return self._handle(plan, None, read_now)
+
+    def _handle(self, plan: _Plan, request: httpx.Request | None, read_now: bool) -> httpx.Response:
         timeouts = plan.timeouts
         if self._slots is not None and not self._slots.acquire(timeout=timeouts.get("pool")):
             raise httpx.PoolTimeout("no connection became free within the pool timeout")
@@ -504,7 +552,12 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
         except BaseException:
             self._free_slot()
             raise
-        return _response(conn.wire, _SyncBody(self._release, conn, timeouts.get("read")))
+        wire = conn.wire
+        if read_now and wire.complete:  # all of it came with the head: the connection is free
+            response = _response(wire)
+            self._release(conn, wire.reusable)
+            return response
+        return _response(wire, _SyncBody(self._release, conn, timeouts.get("read")))
 
     def close(self) -> None:
         with self._lock:
@@ -514,7 +567,7 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
         if self._slots is not None:
             self._slots.release()
 
-    def _exchange(self, conn: _SyncConnection, plan: _Plan, request: httpx.Request) -> None:
+    def _exchange(self, conn: _SyncConnection, plan: _Plan, request: httpx.Request | None) -> None:
         """Send the request and read up to the end of the response head."""
         wire = conn.wire
         write, read = plan.timeouts.get("write"), plan.timeouts.get("read")
@@ -523,6 +576,7 @@ class HTTP11Transport(_Pool[_SyncConnection], httpx.BaseTransport):
                 if wire.head is None:
                     conn.send(data, write)
             if plan.body is None:
+                assert request is not None
                 stream = request.stream
                 assert isinstance(stream, httpx.SyncByteStream)
                 for part in stream:

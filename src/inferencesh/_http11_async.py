@@ -225,7 +225,29 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
         self._slots: asyncio.Semaphore | None = None  # made inside the running loop
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        plan = _Plan(request)
+        return await self._handle(_Plan(request), request, False)
+
+    async def send_direct(
+        self,
+        origin: Origin,
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+        *,
+        read_now: bool,
+    ) -> httpx.Response:
+        """Send a request given as its parts (the whole body among them), without an
+        ``httpx.Request``; the response's ``request`` is left for the caller to set.
+        ``read_now``: the caller reads the whole body at once (then, when it came with the
+        head, the connection is released before the response is handed over)."""
+        plan = _Plan.of(origin, method, target, headers, body, timeouts)
+        return await self._handle(plan, None, read_now)
+
+    async def _handle(
+        self, plan: _Plan, request: httpx.Request | None, read_now: bool
+    ) -> httpx.Response:
         timeouts = plan.timeouts
         await self._take_slot(timeouts.get("pool"))
         try:
@@ -244,12 +266,19 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
         except BaseException:
             self._free_slot()
             raise
-        return _response(conn.wire, _AsyncBody(self._release, conn, timeouts.get("read")))
+        wire = conn.wire
+        if read_now and wire.complete:  # all of it came with the head: the connection is free
+            response = _response(wire)
+            self._release(conn, wire.reusable)
+            return response
+        return _response(wire, _AsyncBody(self._release, conn, timeouts.get("read")))
 
     async def aclose(self) -> None:
         self._close_idle()
 
-    async def _exchange(self, conn: _AsyncConnection, plan: _Plan, request: httpx.Request) -> None:
+    async def _exchange(
+        self, conn: _AsyncConnection, plan: _Plan, request: httpx.Request | None
+    ) -> None:
         """Send the request and read up to the end of the response head."""
         wire = conn.begin()
         write, read = plan.timeouts.get("write"), plan.timeouts.get("read")
@@ -258,6 +287,7 @@ class AsyncHTTP11Transport(_Pool[_AsyncConnection], httpx.AsyncBaseTransport):
                 if wire.head is None:
                     await conn.send(data, write)
             if plan.body is None:
+                assert request is not None
                 stream = request.stream
                 assert isinstance(stream, httpx.AsyncByteStream)
                 async for part in stream:

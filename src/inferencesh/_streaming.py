@@ -453,25 +453,29 @@ class TaskStreamMachine:
         elif self._delta_output is not None and state.get("output") is None:
             state["output"] = dict(self._delta_output)
             changed = changed | _OUTPUT
-        state.changed = changed if previous is not None and not self._stale else None
         self.state = state
         emitted = self._emitted
-        if previous is None or previous is not emitted:
+        if previous is None or previous is not emitted or self._stale:
+            state.changed = changed if previous is not None and not self._stale else None
             return self._emit(state, state != emitted)
+        state.changed = changed
+        # The usual case: the last state was handed out, and only what this update names can
+        # differ from it.
+        status = state.get("status")
+        if status is previous.get("status"):
+            # The very status object read before (a running task repeats it): read already,
+            # and not terminal, or the stream would have ended.
+            for key in changed:
+                if state[key] != previous.get(key):
+                    self._emitted = state
+                    return state
+            return None
         differs = False
         for key in changed:
-            if state.get(key) != previous.get(key):
+            if state[key] != previous.get(key):
                 differs = True
                 break
-        if state.get("status") is not previous.get("status"):
-            return self._emit(state, differs)
-        # The status is the very object read before (a running task repeats it): read already,
-        # and not terminal, or the stream would have ended.
-        if not differs:
-            return None
-        self._stale = False
-        self._emitted = state
-        return state
+        return self._emit(state, differs)
 
     def _delta(self, data: dict[str, Any]) -> dict[str, Any] | None:
         seq = data.get("seq")

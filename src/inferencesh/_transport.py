@@ -14,6 +14,7 @@ import functools
 import json
 import math
 import random
+import re
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -48,12 +49,15 @@ __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_STREAM_IDLE_TIMEOUT",
     "DEFAULT_TIMEOUT",
+    "DirectRequest",
+    "DirectRoute",
     "TransportConfig",
     "TransportCore",
     "check_poll_interval",
     "clean_params",
     "decode_result",
     "read_payload",
+    "read_whole",
 ]
 
 DEFAULT_BASE_URL = "https://api.inference.sh"
@@ -176,6 +180,190 @@ class TransportConfig:
         )
 
 
+# A path httpx would send as it is: no percent-escapes to normalise, no characters to escape, no
+# query, and no segment that could be a dot segment ("/." anywhere sends it the long way).
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9\-_~!$&'()*+,;=:@]+)*/?")
+# Headers httpx works out itself; a client configured with one of them goes the long way.
+_FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class DirectRequest:
+    """An API request for our own transport, worked out without an ``httpx.Request``: what goes
+    on the wire is the same as for one (see :class:`DirectRoute`); the ``httpx.Request`` that a
+    response carries is made from these parts."""
+
+    __slots__ = ("body", "headers", "method", "origin", "target", "timeout", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        origin: tuple[str, str, int],
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeout: httpx.Timeout,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.origin = origin
+        self.target = target
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+
+    def request(self) -> httpx.Request:
+        """The ``httpx.Request`` for a response, made only when something reads it: most
+        responses never have theirs read (an error message does, or a ``call_raw`` caller)."""
+        return _PendingRequest(self)
+
+    def build(self) -> httpx.Request:
+        """The ``httpx.Request`` httpx would have built for this one."""
+        request = httpx.Request(
+            self.method,
+            _parsed_url(self.url),
+            headers=self.headers,
+            stream=httpx.ByteStream(self.body),
+            extensions={"timeout": self.timeout.as_dict()},
+        )
+        request.read()
+        return request
+
+
+class _PendingRequest(httpx.Request):
+    """An ``httpx.Request`` made from a ``DirectRequest`` when first read: until then it holds
+    only that, and reading any attribute builds it (``__getattr__`` is asked only for what the
+    instance does not have yet)."""
+
+    def __init__(self, parts: DirectRequest) -> None:  # pyright: ignore[reportMissingSuperCall]
+        self.__dict__["_parts"] = parts
+
+    def __getattr__(self, name: str) -> Any:
+        self._build()
+        return object.__getattribute__(self, name)  # an AttributeError now is a real one
+
+    def __getstate__(self) -> dict[str, Any]:
+        self._build()
+        return super().__getstate__()
+
+    def _build(self) -> None:
+        # The parts go only once the values are in: a thread that reads it at the same time
+        # builds it again or finds it built, never finds neither.
+        parts: DirectRequest | None = self.__dict__.get("_parts")
+        if parts is not None:
+            self.__dict__.update(parts.build().__dict__)
+            self.__dict__.pop("_parts", None)
+
+    def __repr__(self) -> str:
+        return f"<Request({self.method!r}, {str(self.url)!r})>"
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_url(url: str) -> httpx.URL:
+    return httpx.URL(url)  # immutable: one parse serves every request to the same URL
+
+
+class DirectRoute:
+    """Requests to the API without building each through httpx, on our own transport.
+
+    Building an ``httpx.Request`` (parsing the URL, normalising and merging headers) is the
+    largest part of a call's CPU. Everything in it that does not change from call to call (the
+    base URL's origin and path, the client's headers merged with ours, as httpx merges them) is
+    worked out here once; a call that needs nothing more (a plain path, no query, no headers of
+    its own) is put together from these parts, and h11 validates its head as for any other.
+    Anything else goes through httpx.
+    """
+
+    __slots__ = ("_client_headers", "_host", "_kept", "_prefix", "base_url", "origin")
+
+    def __init__(
+        self,
+        base_url: str,
+        origin: tuple[str, str, int],
+        host: bytes,
+        prefix: str,
+        client_headers: list[tuple[bytes, bytes, bytes]],
+    ) -> None:
+        self.base_url = base_url
+        self.origin = origin
+        self._host = host
+        self._prefix = prefix
+        self._client_headers = client_headers
+        # our headers' names (as sent) -> the client's headers that none of them replaces
+        self._kept: dict[tuple[str, ...], list[tuple[bytes, bytes]]] = {}
+
+    @classmethod
+    def of(cls, config: TransportConfig, client_headers: httpx.Headers) -> DirectRoute | None:
+        """The route for ``config``'s API, or ``None`` when its base URL or headers need httpx."""
+        try:
+            url = httpx.URL(config.base_url)
+        except httpx.InvalidURL:
+            return None
+        scheme, prefix = url.scheme, url.raw_path.decode("ascii")
+        names = {name.lower() for name in config.auth_headers()}
+        if (
+            scheme not in ("http", "https")
+            or not url.raw_host
+            or url.userinfo
+            or url.query
+            or url.fragment
+            or prefix != "/" + url.path.lstrip("/")
+            or _PLAIN_PATH.fullmatch(prefix) is None
+            or names & _FRAMING_HEADERS
+        ):
+            return None
+        port = url.port or (443 if scheme == "https" else 80)
+        origin = (scheme, url.raw_host.decode("ascii"), port)
+        items = [(raw, raw.lower(), value) for raw, value in client_headers.raw]
+        return cls(config.base_url, origin, url.netloc, prefix.rstrip("/"), items)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        timeout: httpx.Timeout,
+    ) -> DirectRequest | None:
+        """``method path`` with ``headers`` (our merged request headers), or ``None`` when httpx
+        must build it."""
+        if path[:1] != "/" or _PLAIN_PATH.fullmatch(path) is None:
+            return None
+        try:
+            ours = [
+                (name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()
+            ]
+        except (UnicodeEncodeError, AttributeError):
+            return None
+        key = tuple(headers)
+        kept = self._kept.get(key)
+        if kept is None:
+            # httpx's merge: each of our names replaces the client's headers of that name.
+            replaced = {name.lower() for name, _ in ours}
+            if replaced & _FRAMING_HEADERS:
+                return None
+            kept = [
+                (raw, value) for raw, lower, value in self._client_headers if lower not in replaced
+            ]
+            if len(self._kept) < 64:
+                self._kept[key] = kept
+        wire = [(b"Host", self._host)]
+        if not content:
+            body = b""
+            if method in _BODY_METHODS:
+                wire.append((b"Content-Length", b"0"))
+            wire += kept
+            wire += ours
+        else:
+            body = content
+            wire += kept
+            wire += ours
+            wire.append((b"Content-Length", str(len(content)).encode()))
+        target = (self._prefix + path).encode()
+        return DirectRequest(method, self.base_url + path, self.origin, target, wire, body, timeout)
+
+
 def _is_idempotent(method: str, path: str) -> bool:
     return method in _IDEMPOTENT_METHODS or (
         method == "POST" and path.endswith(_IDEMPOTENT_POST_SUFFIXES)
@@ -233,6 +421,8 @@ class TransportCore:
         self.config = config
         self._headers = config.auth_headers()
         self._rng = random.Random()
+        # Set by a transport on our own HTTP/1.1 transport (see DirectRoute).
+        self.route: DirectRoute | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.config.base_url!r})"
@@ -263,6 +453,23 @@ class TransportCore:
             headers["Accept-Encoding"] = "identity"
             headers["Cache-Control"] = "no-cache"
         return headers
+
+    def direct_request(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        params: Mapping[str, Any] | None,
+        accept: str | None,
+        extra: Mapping[str, str] | None,
+        timeout: httpx.Timeout,
+    ) -> DirectRequest | None:
+        """The request put together from the route's parts, or ``None`` when httpx builds it
+        (no route, a query, headers of the call's own, a path httpx would rewrite)."""
+        route = self.route
+        if route is None or params or extra:
+            return None
+        return route.request(method, path, self.request_headers(content, accept), content, timeout)
 
     def retry_exception_delay(
         self, method: str, path: str, exc: httpx.TransportError, attempt: int
@@ -345,6 +552,15 @@ class TransportCore:
         kwargs["body"] = call.body
         kwargs["params"] = call.params
         return call, kwargs
+
+
+def read_whole(response: httpx.Response) -> bool:
+    """Read a body our transport received whole with its head (it hands it over as a
+    ``ByteStream``): no I/O, so no await either. False for any other body."""
+    if type(response.stream) is not httpx.ByteStream:
+        return False
+    response.read()
+    return True
 
 
 def _operation(response: httpx.Response) -> str:

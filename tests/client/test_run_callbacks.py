@@ -236,3 +236,35 @@ async def test_async_callbacks_are_refused_before_sending(
     with pytest.raises(InvalidInputError, match="on_update must be a function"):
         await aoffline.tasks.wait_for_completion("t1", on_update=[])  # type: ignore[arg-type]
     assert recorder.requests == []
+
+
+def test_delta_texts_join_up_to_the_response_however_late_the_stream_opened() -> None:
+    from inferencesh._callbacks import TaskCallbacks
+    from inferencesh._streaming import DeltaState, TaskState
+
+    got: list[TaskDelta] = []
+    callbacks = TaskCallbacks(None, None, got.append)
+    dto = TaskDTO.model_construct(id="t1")
+
+    def state(kind: type[TaskState], status: int, response: str, sent: str | None = None) -> Any:
+        made = kind({"id": "t1", "status": status, "output": {"response": response}})
+        if isinstance(made, DeltaState):
+            made.delta, made.seq = {"response": sent}, None
+        return made
+
+    def hand(made: TaskState) -> None:
+        for function, args in callbacks.calls(dto, made):
+            function(*args)
+
+    # "one" went out before the stream opened: the first state seen already holds it.
+    hand(state(TaskState, 7, "one"))
+    hand(state(DeltaState, 7, "one two", " two"))
+    hand(state(DeltaState, 7, "one two three", " three"))
+    assert [(d.caught_up, d.text) for d in got] == [("one", "one two"), ("", " three")]
+    hand(state(TaskState, 10, "one two three"))  # completed: nothing left to hand out
+    assert len(got) == 2
+    # A task that ended before any delta was seen: its whole text in one last delta.
+    got.clear()
+    callbacks = TaskCallbacks(None, None, got.append)
+    hand(state(TaskState, 10, "all at once"))
+    assert [(d.delta, d.seq, d.text) for d in got] == [({}, None, "all at once")]

@@ -69,21 +69,28 @@ class AsyncTaskStream:
         self._build = TaskBuilder(context).build
         self._callbacks = callbacks
         self.result: TaskDTO | None = None
+        self._tasks = self._iterate()
 
-    def __aiter__(self) -> AsyncTaskStream:
-        return self
+    def __aiter__(self) -> AsyncGenerator[TaskDTO]:
+        return self._tasks
 
     async def __anext__(self) -> TaskDTO:
-        state = await self._updates.__anext__()
-        task = self._build(state)
-        self.result = task
-        if self._callbacks is not None:
-            for callback, arguments in self._callbacks.calls(task, state):
-                await AsyncConcurrency.call(callback, *arguments)
-        return task
+        return await self._tasks.__anext__()
+
+    async def _iterate(self) -> AsyncGenerator[TaskDTO]:
+        # One generator for the whole stream: resuming it costs less per update than a call.
+        build, callbacks = self._build, self._callbacks
+        async for state in self._updates:
+            task = build(state)
+            self.result = task
+            if callbacks is not None:
+                for callback, arguments in callbacks.calls(task, state):
+                    await AsyncConcurrency.call(callback, *arguments)
+            yield task
 
     async def close(self) -> None:
         """Stop reading and close the connection."""
+        await self._tasks.aclose()
         aclose = getattr(self._updates, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -18,11 +18,14 @@ from inferencesh._errors import error_from_response, map_exception, map_exceptio
 from inferencesh._http11_async import AsyncHTTP11Transport
 from inferencesh._runtime.response import APIResponse
 from inferencesh._transport import (
+    DirectRequest,
+    DirectRoute,
     TransportConfig,
     TransportCore,
     clean_params,
     decode_result,
     read_payload,
+    read_whole,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +55,8 @@ class AsyncTransport(TransportCore):
             timeout=config.timeout, limits=config.pool_limits(), transport=self._direct
         )
         self._limiter = AsyncConcurrency.limiter(config.max_concurrency)
+        if self._direct is not None and config.proxy is None:
+            self.route = DirectRoute.of(config, self.client.headers)
 
     async def close(self) -> None:
         """Close the connection pool (only when this transport created it)."""
@@ -72,13 +77,17 @@ class AsyncTransport(TransportCore):
     ) -> httpx.Response:
         """Send with retries; return a success response or raise the typed error."""
         content = self.encode_body(body)
-        request = self.client.build_request(
+        params = clean_params(params)
+        timeout = timeout or self.config.timeout
+        request = self.direct_request(
+            method, path, content, params, accept, headers, timeout
+        ) or self.client.build_request(
             method,
             self.url(path),
             content=content,
-            params=clean_params(params),
+            params=params,
             headers=self.request_headers(content, accept, headers),
-            timeout=timeout or self.config.timeout,
+            timeout=timeout,
         )
         attempt = 0
         while True:
@@ -158,13 +167,28 @@ class AsyncTransport(TransportCore):
         self.log_response("PUT", "<upload url>", response, 0)
         return response
 
-    async def _dispatch(self, request: httpx.Request, stream: bool) -> httpx.Response:
-        sent = request if self.config.proxy is None else self.config.proxy.route(request)
-        if self._direct is None:
-            return await self.client.send(sent, stream=stream)
-        response = await self._direct.handle_async_request(sent)
-        response.request = request
-        if not stream:
+    async def _dispatch(
+        self, request: httpx.Request | DirectRequest, stream: bool
+    ) -> httpx.Response:
+        if isinstance(request, DirectRequest):
+            assert self._direct is not None
+            response = await self._direct.send_direct(
+                request.origin,
+                request.method,
+                request.target,
+                request.headers,
+                request.body,
+                request.timeout.as_dict(),
+                read_now=not stream,
+            )
+            response.request = request.request()
+        else:
+            sent = request if self.config.proxy is None else self.config.proxy.route(request)
+            if self._direct is None:
+                return await self.client.send(sent, stream=stream)
+            response = await self._direct.handle_async_request(sent)
+            response.request = request
+        if not stream and not read_whole(response):
             try:
                 await response.aread()
             finally:

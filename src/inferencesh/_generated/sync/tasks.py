@@ -70,21 +70,28 @@ class TaskStream:
         self._build = TaskBuilder(context).build
         self._callbacks = callbacks
         self.result: TaskDTO | None = None
+        self._tasks = self._iterate()
 
-    def __iter__(self) -> TaskStream:
-        return self
+    def __iter__(self) -> Generator[TaskDTO]:
+        return self._tasks
 
     def __next__(self) -> TaskDTO:
-        state = self._updates.__next__()
-        task = self._build(state)
-        self.result = task
-        if self._callbacks is not None:
-            for callback, arguments in self._callbacks.calls(task, state):
-                Concurrency.call(callback, *arguments)
-        return task
+        return self._tasks.__next__()
+
+    def _iterate(self) -> Generator[TaskDTO]:
+        # One generator for the whole stream: resuming it costs less per update than a call.
+        build, callbacks = self._build, self._callbacks
+        for state in self._updates:
+            task = build(state)
+            self.result = task
+            if callbacks is not None:
+                for callback, arguments in callbacks.calls(task, state):
+                    Concurrency.call(callback, *arguments)
+            yield task
 
     def close(self) -> None:
         """Stop reading and close the connection."""
+        self._tasks.close()
         close = getattr(self._updates, "close", None)
         if close is not None:
             close()

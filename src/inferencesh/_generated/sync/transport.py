@@ -19,11 +19,14 @@ from inferencesh._errors import error_from_response, map_exception, map_exceptio
 from inferencesh._http11 import HTTP11Transport
 from inferencesh._runtime.response import APIResponse
 from inferencesh._transport import (
+    DirectRequest,
+    DirectRoute,
     TransportConfig,
     TransportCore,
     clean_params,
     decode_result,
     read_payload,
+    read_whole,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +52,8 @@ class Transport(TransportCore):
             timeout=config.timeout, limits=config.pool_limits(), transport=self._direct
         )
         self._limiter = Concurrency.limiter(config.max_concurrency)
+        if self._direct is not None and config.proxy is None:
+            self.route = DirectRoute.of(config, self.client.headers)
 
     def close(self) -> None:
         """Close the connection pool (only when this transport created it)."""
@@ -69,13 +74,17 @@ class Transport(TransportCore):
     ) -> httpx.Response:
         """Send with retries; return a success response or raise the typed error."""
         content = self.encode_body(body)
-        request = self.client.build_request(
+        params = clean_params(params)
+        timeout = timeout or self.config.timeout
+        request = self.direct_request(
+            method, path, content, params, accept, headers, timeout
+        ) or self.client.build_request(
             method,
             self.url(path),
             content=content,
-            params=clean_params(params),
+            params=params,
             headers=self.request_headers(content, accept, headers),
-            timeout=timeout or self.config.timeout,
+            timeout=timeout,
         )
         attempt = 0
         while True:
@@ -153,13 +162,26 @@ class Transport(TransportCore):
         self.log_response("PUT", "<upload url>", response, 0)
         return response
 
-    def _dispatch(self, request: httpx.Request, stream: bool) -> httpx.Response:
-        sent = request if self.config.proxy is None else self.config.proxy.route(request)
-        if self._direct is None:
-            return self.client.send(sent, stream=stream)
-        response = self._direct.handle_request(sent)
-        response.request = request
-        if not stream:
+    def _dispatch(self, request: httpx.Request | DirectRequest, stream: bool) -> httpx.Response:
+        if isinstance(request, DirectRequest):
+            assert self._direct is not None
+            response = self._direct.send_direct(
+                request.origin,
+                request.method,
+                request.target,
+                request.headers,
+                request.body,
+                request.timeout.as_dict(),
+                read_now=not stream,
+            )
+            response.request = request.request()
+        else:
+            sent = request if self.config.proxy is None else self.config.proxy.route(request)
+            if self._direct is None:
+                return self.client.send(sent, stream=stream)
+            response = self._direct.handle_request(sent)
+            response.request = request
+        if not stream and not read_whole(response):
             try:
                 response.read()
             finally:
