@@ -363,10 +363,8 @@ class ChatServer:
                 self._send(200, {"user_message": user, "assistant_message": assistant})
 
             def _stream(self, chat: Chat) -> None:
-                self.send_response(200)
-                self.send_header("content-type", "application/x-ndjson")
-                self.send_header("transfer-encoding", "chunked")
-                self.end_headers()
+                # Subscribed before the head goes out: a client that posts once it has the head
+                # misses nothing.
                 with server.cond:
                     server.stream_opens += 1
                     lines: list[dict[str, Any]] = [{"event": "chats", "data": chat.dto()}]
@@ -374,6 +372,10 @@ class ChatServer:
                         lines.append({"event": "chat_messages", "data": message})
                     position = len(chat.log)
                     snapshot = [json.loads(json.dumps(line)) for line in lines]
+                self.send_response(200)
+                self.send_header("content-type", "application/x-ndjson")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
                 try:
                     for line in snapshot:
                         self._chunk(json.dumps(line).encode() + b"\n")
