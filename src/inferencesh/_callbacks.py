@@ -74,7 +74,7 @@ class TaskCallbacks:
         self.on_update = on_update
         self.on_partial_update = on_partial_update
         self.on_delta = on_delta
-        self._handed = ""  # the output text handed to on_delta so far
+        self._handed = 0  # how much of the output's text on_delta has been handed
 
     def calls(
         self, task: TaskDTO, state: dict[str, Any]
@@ -112,10 +112,12 @@ class TaskCallbacks:
         """The part of ``output["response"]`` not handed to ``on_delta`` yet (now handed)."""
         text = output.get("response")
         handed = self._handed
-        if not isinstance(text, str) or len(text) <= len(handed) or not text.startswith(handed):
+        if not isinstance(text, str) or len(text) <= handed:
             return ""
-        self._handed = text
-        return text[len(handed) :]
+        # By length, not by comparing the text (that would cost the whole reply per token): the
+        # text only grows, deltas append to it and a state holds at least what they sent.
+        self._handed = len(text)
+        return text[handed:]
 
 
 def _terminal(status: Any) -> bool:
