@@ -125,6 +125,32 @@ def test_text_known_only_from_a_message_state_goes_out_with_the_next_delta() -> 
     assert [e.caught_up for e in events if isinstance(e, DeltaReceived)] == [""]
 
 
+def test_a_reply_that_ended_with_text_no_delta_carried_gets_a_last_delta() -> None:
+    m = ChatMachine()
+    m.accept_post({"id": "u", "order": 1}, {"id": "a", "order": 2, "status": "pending"})
+    m.feed(lines(delta("a", "You", 1)))
+    # The stream was cut and the reply finished meanwhile: the rest comes in one last delta.
+    events = m.feed(lines(message("a", "ready", "You said: hi", order=2)))
+    tails = [e for e in events if isinstance(e, DeltaReceived)]
+    assert [(t.delta, t.seq, t.caught_up) for t in tails] == [({}, None, " said: hi")]
+    kinds = [type(e) for e in events]
+    assert kinds.index(DeltaReceived) < kinds.index(MessageChanged)  # before the final state
+    # The same final state again (a reconnect's snapshot, a read of the messages): nothing.
+    assert not [e for e in m.feed(lines(message("a", "ready", "You said: hi", order=2)))]
+    # A turn whose whole reply came before the stream opened: all of it, once.
+    m = ChatMachine()
+    m.accept_post(None, {"id": "b", "order": 4, "status": "pending"})
+    events = m.feed(lines(message("b", "ready", "All at once", order=4)))
+    assert [e.caught_up for e in events if isinstance(e, DeltaReceived)] == ["All at once"]
+    # Other messages (earlier turns, the user's own) never become deltas.
+    m = ChatMachine()
+    m.accept_post({"id": "u2", "order": 5}, {"id": "c", "order": 6, "status": "pending"})
+    events = m.feed(
+        lines(message("old", "ready", "before", order=3), message("u2", "ready", "hi", order=5))
+    )
+    assert not [e for e in events if isinstance(e, DeltaReceived)]
+
+
 def test_tool_calls_and_approvals_are_handed_out_once() -> None:
     dispatched: set[str] = set()
     approvals: set[str] = set()

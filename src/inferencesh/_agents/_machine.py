@@ -64,7 +64,9 @@ class DeltaReceived:
     delta: dict[str, Any]
     output: dict[str, Any]
     seq: int | None
-    caught_up: str = ""  # reply text known from a message state that no delta handed out
+    # Reply text known from a message state that no delta handed out; the last delta of a turn
+    # whose reply ended with such text has only this (``delta`` ``{}``, ``seq`` ``None``).
+    caught_up: str = ""
 
 
 @dataclass(frozen=True)
@@ -309,9 +311,18 @@ class ChatMachine:
         if previous is None and fields is not None:
             return []  # a partial of a message never seen: nothing to merge it into
         merged = _merge(previous, data, fields)
+        tail: DeltaReceived | None = None
         if _value(merged.get("status")) in _MESSAGE_DONE:
             self._outputs.pop(message_id, None)
-            self._handed.pop(message_id, None)
+            handed = self._handed.pop(message_id, 0)
+            ended_now = previous is None or _value(previous.get("status")) not in _MESSAGE_DONE
+            if message_id == self.assistant_id and ended_now:
+                # This turn's reply ended with text no delta handed out (it came before the
+                # stream opened, or while it reconnected): one last delta carries it.
+                text = message_text(merged)
+                if len(text) > handed:
+                    ended = _output_of(text, message_text(merged, "reasoning"))
+                    tail = DeltaReceived(message_id, {}, ended, None, text[handed:])
         else:
             text, reasoning = message_text(merged), message_text(merged, "reasoning")
             output = self._outputs.get(message_id)
@@ -325,6 +336,8 @@ class ChatMachine:
         order = merged.get("order")
         if self.floor is not None and isinstance(order, int) and order < self.floor:
             return events
+        if tail is not None:
+            events.append(tail)
         if merged != previous:
             events.append(MessageChanged(self.presented(message_id)))
         events.extend(self._invocations(merged))

@@ -64,13 +64,15 @@ class AgentDelta:
     seq: int | None
     caught_up: str = ""
     """Reply text that reached this client in a message state rather than as a delta (sent
-    before the stream opened, or while it reconnected), handed out ahead of this delta's text."""
+    before the stream opened, or while it reconnected), handed out ahead of this delta's text.
+    When the turn's reply ends with text that no delta handed out, a last delta carries it here
+    (``delta`` is then ``{}`` and ``seq`` ``None``)."""
 
     @property
     def text(self) -> str:
         """The reply text new to this client: ``caught_up`` and then ``delta["response"]``.
 
-        Joined, the ``text`` of every delta of a message is its reply so far.
+        Joined, the ``text`` of every delta of a turn's reply is that reply (so far).
         """
         value = self.delta.get("response")
         return self.caught_up + value if isinstance(value, str) else self.caught_up
