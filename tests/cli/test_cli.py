@@ -225,6 +225,18 @@ def test_timeout_cancels_the_task(server: Server) -> None:
     assert server.run("run", "infsh/echo", "--timeout", "0").returncode == 2
 
 
+def test_a_timeout_a_thread_cannot_wait_is_a_usage_error() -> None:
+    # "inf", "nan" and "1e300" parse as floats; none of them may reach a wait (an OverflowError,
+    # or a wait that never ends). Each is refused before anything is sent.
+    commands = (["run", "infsh/echo"], ["tasks", "wait", "t1"], ["chat", "acme/helper", "-m", "hi"])
+    for command in commands:
+        for value in ("inf", "nan", "1e300", "-1"):
+            done = invoke(*command, f"--timeout={value}")
+            assert done.returncode == 2, (command, value, done.stderr)
+            assert done.stderr.startswith("inferencesh: --timeout must be a number of seconds > 0")
+            assert len(done.stderr.splitlines()) == 1
+
+
 def test_tasks_wait_timeout_leaves_the_task_running(server: Server) -> None:
     task_id = server.run("run", "infsh/slow", "-i", "seconds:=120", "--no-wait").stdout.strip()
     waited = server.run("tasks", "wait", task_id, "--timeout", "0.5")

@@ -14,6 +14,7 @@ from inferencesh._cli._common import (
     EXIT_USAGE,
     CommandError,
     add_client_options,
+    check_timeout,
     connect,
     one_line,
     print_json,
@@ -359,8 +360,7 @@ def chat_command(args: argparse.Namespace) -> int:
     context = _context(args.context)
     if args.json and args.message is None:
         raise CommandError("--json needs -m TEXT (one message, one JSON document)", EXIT_USAGE)
-    if args.timeout is not None and args.timeout <= 0:
-        raise CommandError("--timeout must be > 0", EXIT_USAGE)
+    check_timeout(args.timeout)
     with connect(args) as client:
         turns = _Turns(client.agent(spec, context=context), args)
         if args.message is None:

@@ -104,10 +104,15 @@ def within(seconds: float | None, work: Callable[[], _T]) -> _T:
 
 
 def check_timeout(seconds: float | None) -> None:
-    """Refuse a ``--timeout`` that is not a positive number of seconds."""
-    if seconds is not None and not seconds > 0:
+    """Refuse a ``--timeout`` that is not a positive number of seconds a thread can wait
+    (``nan`` and ``inf`` parse as floats too)."""
+    if seconds is None:
+        return
+    if not 0 < seconds <= threading.TIMEOUT_MAX:
         raise CommandError(
-            f"--timeout must be a number of seconds > 0, got {seconds:g}", EXIT_USAGE
+            f"--timeout must be a number of seconds > 0 and at most {threading.TIMEOUT_MAX:.0f} "
+            f"(leave it out to wait without a limit), got {seconds:g}",
+            EXIT_USAGE,
         )
 
 
