@@ -378,6 +378,18 @@ def test_upload_prints_the_uri(server: Server, tmp_path: Path) -> None:
     assert httpx.get(done.stdout.strip(), timeout=10).content == b"\x00\x01payload"
 
 
+def test_upload_shows_a_spinner_before_the_upload_starts(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The upload URL is asked for first: against a slow API, that wait must show too.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.bin").write_bytes(b"payload")
+    code, screen = server.on_terminal("upload", "data.bin")
+    assert code == 0, screen
+    first = screen.split("\x1b[2K")[1]  # the first thing the status line drew
+    assert re.match(r"[|/\\-]  uploading data\.bin  waiting  ", first), screen
+
+
 def test_flags_override_the_environment(server: Server) -> None:
     env = {"INFERENCE_BASE_URL": "http://127.0.0.1:9", "INFERENCE_API_KEY": "inf_wrong_place"}
     args = ["run", "infsh/echo", "-i", "a=b", "--base-url", server.base_url, "--api-key", API_KEY]

@@ -21,6 +21,7 @@ from inferencesh._cli._common import (
     progress_stream,
     to_json,
 )
+from inferencesh._cli._display import Progress, open_progress
 from inferencesh._errors import InferenceError
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ class _Turns:
         self._shown: set[str] = set()
         self._streamed: dict[str, str] = {}  # message id -> the text streamed so far
         self._midline = False  # the reply's text is on stdout without its newline yet
+        self._waiting: Progress | None = None  # the spinner until the reply shows something
 
     def _out(self, text: str) -> None:
         sys.stdout.write(text)
@@ -187,8 +189,20 @@ class _Turns:
         if self._midline:
             self._out("\n")
 
+    def _wait(self) -> None:
+        """A spinner (on a terminal) from the moment a message is sent."""
+        self._waiting = open_progress(self.notes, bool(getattr(self.args, "verbose", False)))
+        self._waiting.start()
+        self._waiting.waiting("waiting for the reply")
+
+    def _stop_waiting(self) -> None:
+        if self._waiting is not None:
+            self._waiting.stop()
+            self._waiting = None
+
     def note(self, text: str) -> None:
         """A line of its own on the progress stream (stdout on a terminal, else stderr)."""
+        self._stop_waiting()
         if self.notes is None:
             return
         if self.notes is sys.stdout or self.notes.isatty():
@@ -204,6 +218,7 @@ class _Turns:
 
     def on_delta(self, delta: AgentDelta) -> None:
         if self.stream_text and delta.text:
+            self._stop_waiting()
             self._streamed[delta.message_id] = self._streamed.get(delta.message_id, "") + delta.text
             self._out(delta.text)
 
@@ -217,6 +232,7 @@ class _Turns:
                 self._show(ToolCallInfo.from_invocation(cast(dict[str, Any], invocation), False))
 
     def on_tool_call(self, info: ToolCallInfo) -> None:
+        self._stop_waiting()
         self._show(info)
         if not info.awaiting_approval:
             # A client tool of a --config file: its handler lives in some other program.
@@ -247,6 +263,7 @@ class _Turns:
 
     def send(self, text: str) -> ChatMessageDTO:
         """One turn; Ctrl-C stops the agent's reply and ends the command with 130."""
+        self._wait()
         try:
             reply = self.agent.send_message(
                 text,
@@ -256,8 +273,11 @@ class _Turns:
                 timeout=self.args.timeout,
             )
         except KeyboardInterrupt:
+            self._stop_waiting()
             self._end_line()
             raise CommandError(self._stop(), EXIT_INTERRUPTED) from None
+        finally:
+            self._stop_waiting()
         if self.stream_text:
             self._finish_text(_text(reply), self._streamed.get(reply.id))
             self._end_line()

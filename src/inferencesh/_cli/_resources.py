@@ -109,6 +109,7 @@ def upload_command(args: argparse.Namespace) -> int:
         def report(sent: int, total: int | None) -> None:
             progress.upload(args.file, sent, total)
 
+        progress.waiting(f"uploading {args.file}")  # asking for an upload URL comes first
         record = _quietly(progress, lambda: client.files.upload(args.file, progress=report))
         if args.json:
             print_json(to_json(record))
