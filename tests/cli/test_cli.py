@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inferencesh._cli import _resources
+from inferencesh._cli import _common, _resources
 
 from .conftest import API_KEY, COMMAND, INTERRUPTIBLE, Server, clean_env, invoke
 
@@ -223,6 +223,22 @@ def test_timeout_cancels_the_task(server: Server) -> None:
     got = server.run("tasks", "get", match.group(1), "--json")
     assert json.loads(got.stdout)["status_name"] == "cancelled"
     assert server.run("run", "infsh/echo", "--timeout", "0").returncode == 2
+
+
+def test_refused_input_reads_as_field_message_and_value(server: Server) -> None:
+    done = server.run("run", "infsh/slow", "-i", "seconds=abc", "-q")
+    assert done.returncode == 1
+    match = re.fullmatch(r"inferencesh: task ([0-9a-f]{24}) failed: (.*)", last_line(done.stderr))
+    assert match is not None, done.stderr
+    assert match.group(2) == (
+        "1 validation error for SlowInput: seconds: Input should be a valid number, "
+        "unable to parse string as a number (got 'abc')"
+    )
+    # Any other reason is kept as it is, on one line.
+    assert _common.failure_reason("boom\nat line 2") == "boom; at line 2"
+    assert _common.failure_reason("1 validation error for X\nodd layout") == (
+        "1 validation error for X; odd layout"
+    )
 
 
 def test_a_timeout_a_thread_cannot_wait_is_a_usage_error() -> None:

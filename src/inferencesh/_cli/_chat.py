@@ -16,6 +16,7 @@ from inferencesh._cli._common import (
     add_client_options,
     check_timeout,
     connect,
+    failure_reason,
     one_line,
     print_json,
     progress_stream,
@@ -313,7 +314,7 @@ class _Turns:
         try:
             run = self.agent.get_chat().active_run
             if run is not None and run.error:
-                reason = f": {one_line(run.error)}"
+                reason = f": {failure_reason(run.error)}"
         except InferenceError:
             pass
         return f"the reply {status} (chat {self.agent.chat_id}){reason}"

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Generator
@@ -31,6 +32,7 @@ __all__ = [
     "check_timeout",
     "connect",
     "load_runtime",
+    "failure_reason",
     "one_line",
     "parse_object",
     "print_json",
@@ -122,6 +124,43 @@ def one_line(text: object, limit: int = 300) -> str:
     kept = [line for line in lines if line and not line.startswith("For further information")]
     joined = "; ".join(kept)
     return joined if len(joined) <= limit else joined[: limit - 3] + "..."
+
+
+_VALIDATION_HEAD = re.compile(r"\d+ validation errors? for \S+")
+_VALIDATION_DETAIL = re.compile(
+    r"(?P<message>.*?) \[type=(?P<type>\w+)(?:, input_value=(?P<value>.*?))?"
+    r"(?:, input_type=\w+)?\]"
+)
+_SHOWN_VALUE = 60  # longer input values (a whole object, say) are left out of the reason
+
+
+def failure_reason(text: object) -> str:
+    """A task's or a run's error on one line; pydantic's validation report (the usual reason
+    an input is refused) as ``field: message (got value)`` for each field."""
+    lines = [line.rstrip() for line in str(text).strip().splitlines()]
+    if not lines or _VALIDATION_HEAD.fullmatch(lines[0]) is None:
+        return one_line(text)
+    parts: list[str] = []
+    field: str | None = None
+    for line in lines[1:]:
+        if not line.strip() or line.strip().startswith("For further information"):
+            continue
+        if not line.startswith(" "):
+            if field is not None:
+                break  # a field without its message: not the layout this reads
+            field = line
+            continue
+        detail = _VALIDATION_DETAIL.fullmatch(line.strip())
+        if detail is None or field is None:
+            break
+        value = detail["value"]
+        shown = value is not None and detail["type"] != "missing" and len(value) <= _SHOWN_VALUE
+        parts.append(f"{field}: {detail['message']}" + (f" (got {value})" if shown else ""))
+        field = None
+    else:
+        if parts and field is None:
+            return one_line(f"{lines[0]}: {'; '.join(parts)}")
+    return one_line(text)  # not pydantic's layout after all: the text as it is
 
 
 def add_verbose_option(parser: argparse.ArgumentParser) -> None:
