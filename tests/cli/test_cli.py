@@ -165,6 +165,10 @@ def test_bad_input_is_a_usage_error(server: Server) -> None:
     assert server.run("run", "infsh/echo", "--input", "{oops").returncode == 2
     done = server.run("run", "infsh/echo", "-i", "novalue")
     assert done.returncode == 2 and "key=value" in done.stderr
+    done = server.run("run", "infsh/echo", "-i", "name:=Ada")  # := takes JSON, = a string
+    assert done.returncode == 2
+    assert done.stderr.startswith("inferencesh: --input 'name:=Ada': the value after := is not")
+    assert done.stderr.endswith("; for a string, write name=Ada\n")
 
 
 def test_the_key_is_never_printed(server: Server) -> None:
@@ -404,6 +408,26 @@ def test_upload_shows_a_spinner_before_the_upload_starts(
     assert code == 0, screen
     first = screen.split("\x1b[2K")[1]  # the first thing the status line drew
     assert re.match(r"[|/\\-]  uploading data\.bin  waiting  ", first), screen
+
+
+def test_a_base_url_that_is_not_a_url_is_one_line_naming_where_it_came_from() -> None:
+    key = {"INFERENCE_API_KEY": API_KEY}
+    for url in ("htp://127.0.0.1:8765", "127.0.0.1:8765", "http://127.0.0.1:99999", "http://"):
+        done = invoke("tasks", "get", "t1", "--base-url", url, env=key)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == (
+            "inferencesh: --base-url must be an http(s) URL such as https://api.inference.sh "
+            f"or http://127.0.0.1:8765, got {url!r}\n"
+        )
+    done = invoke("tasks", "get", "t1", env=key | {"INFERENCE_BASE_URL": "localhost:8765"})
+    assert done.returncode == 2 and done.stderr.startswith("inferencesh: INFERENCE_BASE_URL must")
+
+
+def test_a_refused_key_says_where_the_key_comes_from(server: Server) -> None:
+    done = invoke("tasks", "get", "t1", "--base-url", server.base_url, "--api-key", "not-a-key")
+    assert done.returncode == 1
+    assert done.stderr.startswith("inferencesh: HTTP 401 ")
+    assert done.stderr.endswith(" (check --api-key or INFERENCE_API_KEY)\n")
 
 
 def test_flags_override_the_environment(server: Server) -> None:

@@ -204,6 +204,28 @@ def load_runtime() -> type[LocalRuntime]:
     return LocalRuntime
 
 
+def _check_base_url(args: argparse.Namespace) -> None:
+    """Refuse a base URL that is not an http(s) URL, naming where it came from."""
+    import httpx
+
+    text = args.base_url or os.environ.get("INFERENCE_BASE_URL")
+    if not text:
+        return
+    where = "--base-url" if args.base_url else "INFERENCE_BASE_URL"
+    try:
+        url = httpx.URL(text)
+        good = url.scheme in ("http", "https") and bool(url.host)
+        good = good and (url.port is None or 0 < url.port <= 65535)
+    except (httpx.InvalidURL, ValueError):
+        good = False
+    if not good:
+        raise CommandError(
+            f"{where} must be an http(s) URL such as https://api.inference.sh or "
+            f"http://127.0.0.1:8765, got {text!r}",
+            EXIT_USAGE,
+        )
+
+
 @contextlib.contextmanager
 def connect(args: argparse.Namespace) -> Generator[Inference, None, None]:
     """The client the command uses; with ``--local``, on a runtime that lives as long as it."""
@@ -213,6 +235,7 @@ def connect(args: argparse.Namespace) -> Generator[Inference, None, None]:
         key = args.api_key or os.environ.get("INFERENCE_API_KEY")
         if not key or not key.strip():
             raise CommandError(MISSING_KEY, EXIT_USAGE)
+        _check_base_url(args)
         with inference(api_key=key, base_url=args.base_url) as client:
             yield client
         return
@@ -271,7 +294,15 @@ def parse_object(documents: list[str], pairs: list[str], what: str) -> dict[str,
                 f"{what} {pair!r}: expected key=value (a string) or key:=json", EXIT_USAGE
             )
         if key.endswith(":"):
-            result[key[:-1]] = _load_json(value, f"{what} {key[:-1]}")
+            name = key[:-1]
+            try:
+                result[name] = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise CommandError(
+                    f"{what} {pair!r}: the value after := is not JSON ({exc}); "
+                    f"for a string, write {name}={value}",
+                    EXIT_USAGE,
+                ) from None
         else:
             result[key] = value
     return result

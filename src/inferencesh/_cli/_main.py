@@ -32,6 +32,7 @@ from inferencesh._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    AuthenticationError,
     InferenceError,
     InvalidInputError,
     TaskFailedError,
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="inferencesh",
         description="Run inference.sh apps, manage tasks, files and sessions, or serve apps "
         "locally. Key and URL: --api-key/--base-url or INFERENCE_API_KEY/INFERENCE_BASE_URL.",
+        epilog="'inferencesh COMMAND -h' shows a command's options. A failure is one line on "
+        "stderr; -v adds the traceback.",
     )
     parser.add_argument(
         "--version",
@@ -88,6 +91,8 @@ def _reason(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, APIConnectionError):
         hint = "is the server up, and --base-url (or INFERENCE_BASE_URL) right?"
         return f"cannot reach the API: {exc} ({hint})", EXIT_FAILED
+    if isinstance(exc, AuthenticationError):
+        return f"{exc} (check --api-key or INFERENCE_API_KEY)", EXIT_FAILED
     if isinstance(exc, (APIError, TaskFailedError, InferenceError)):
         return str(exc), EXIT_FAILED
     return (
