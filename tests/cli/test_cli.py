@@ -3,6 +3,7 @@ subprocesses where only a process shows the behaviour (signals, a terminal, a cl
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pty
@@ -13,12 +14,13 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from inferencesh._cli import _common, _resources
+from inferencesh._cli import _common, _main, _resources
 
 from .conftest import API_KEY, COMMAND, INTERRUPTIBLE, Server, clean_env, invoke
 
@@ -428,6 +430,23 @@ def test_a_refused_key_says_where_the_key_comes_from(server: Server) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("inferencesh: HTTP 401 ")
     assert done.stderr.endswith(" (check --api-key or INFERENCE_API_KEY)\n")
+
+
+def test_every_argument_of_every_command_has_help() -> None:
+    def parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+        yield parser
+        for action in parser._actions:  # argparse keeps its sub-parsers only here
+            if isinstance(action, argparse._SubParsersAction):
+                for child in set(action.choices.values()):
+                    yield from parsers(child)
+
+    missing = [
+        f"{parser.prog} {action.dest}"
+        for parser in parsers(_main.build_parser())
+        for action in parser._actions
+        if not action.help and not isinstance(action, argparse._SubParsersAction)
+    ]
+    assert missing == []
 
 
 def test_flags_override_the_environment(server: Server) -> None:
