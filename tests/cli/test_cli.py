@@ -536,3 +536,10 @@ def test_an_unreachable_api_is_one_line_with_what_to_check() -> None:
         "(is the server up, and --base-url (or INFERENCE_BASE_URL) right?)\n"
     )
     assert len(done.stderr.splitlines()) == 1
+    # An upload wraps the same failure in its own error: the same hint.
+    env = {"INFERENCE_BASE_URL": closed, "INFERENCE_API_KEY": API_KEY}
+    done = invoke("upload", str(Path(__file__)), env=env)
+    assert done.returncode == 1
+    assert done.stderr.endswith(
+        "(is the server up, and --base-url (or INFERENCE_BASE_URL) right?)\n"
+    )

@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_UNREACHABLE = "is the server up, and --base-url (or INFERENCE_BASE_URL) right?"
+
+
 def _reason(exc: BaseException) -> tuple[str, int]:
     """The one-line message and the exit code of an error that ends a command."""
     if isinstance(exc, KeyboardInterrupt):
@@ -89,8 +92,10 @@ def _reason(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, APITimeoutError):
         return f"the API did not answer in time: {exc}", EXIT_FAILED
     if isinstance(exc, APIConnectionError):
-        hint = "is the server up, and --base-url (or INFERENCE_BASE_URL) right?"
-        return f"cannot reach the API: {exc} ({hint})", EXIT_FAILED
+        return f"cannot reach the API: {exc} ({_UNREACHABLE})", EXIT_FAILED
+    cause = exc.__cause__
+    if isinstance(cause, APIConnectionError) and not isinstance(cause, APITimeoutError):
+        return f"{exc} ({_UNREACHABLE})", EXIT_FAILED  # an upload that could not start, say
     if isinstance(exc, AuthenticationError):
         return f"{exc} (check --api-key or INFERENCE_API_KEY)", EXIT_FAILED
     if isinstance(exc, (APIError, TaskFailedError, InferenceError)):
