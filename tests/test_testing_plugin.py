@@ -79,3 +79,4 @@ def test_without_the_server_extra_the_fixtures_say_what_to_install(tmp_path: Pat
     )
     assert expected in run.stdout
     assert "Traceback" not in run.stdout and "1 error" in run.stdout
+    assert "During handling of the above exception" not in run.stdout  # the reason, alone

@@ -50,10 +50,12 @@ def inference_runtime(pytestconfig: pytest.Config) -> Iterator[LocalRuntime]:
     try:
         from inferencesh.local import LocalRuntime
     except ImportError as exc:
-        pytest.fail(
+        # pytest.fail's own exception, raised "from None": the report is the reason alone,
+        # without "During handling of the above exception" and the ImportError before it.
+        raise pytest.fail.Exception(
             f"the inference_runtime fixture needs the server extra: {SERVER_EXTRA} ({exc})",
             pytrace=False,
-        )
+        ) from None
 
     apps: list[str] = pytestconfig.getini("inferencesh_apps")
     with LocalRuntime(port=0, apps=apps) as runtime:

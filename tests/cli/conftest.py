@@ -76,6 +76,29 @@ def invoke(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> Re
     return Result(code, out.getvalue(), err.getvalue())
 
 
+class Terminal(io.StringIO):
+    """Captured output that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def invoke_on_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    """``inferencesh ARGS`` in this process with stdout and stderr on one (captured) terminal,
+    drawn by the plain display (as without rich); returns the exit code and the raw screen."""
+    screen = Terminal()
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [key for key in os.environ if key.startswith("INFERENCE_")]:
+            patch.delenv(key)
+        for key, value in {**env, "TERM": "xterm"}.items():
+            patch.setenv(key, value)
+        patch.setitem(sys.modules, "rich", None)
+        patch.setattr(sys, "stdin", io.StringIO(""))
+        with contextlib.redirect_stdout(screen), contextlib.redirect_stderr(screen):
+            code = main(list(args))
+    return code, screen.getvalue()
+
+
 @dataclass
 class Server:
     """A local runtime in this process, with the template agent ``acme/helper``."""
@@ -89,6 +112,11 @@ class Server:
     def env(self) -> dict[str, str]:
         """The environment of a command process pointed at this server."""
         return clean_env(INFERENCE_BASE_URL=self.base_url, INFERENCE_API_KEY=API_KEY)
+
+    def on_terminal(self, *args: str) -> tuple[int, str]:
+        """``inferencesh ARGS`` against this server on a terminal (see ``invoke_on_terminal``)."""
+        env = {"INFERENCE_BASE_URL": self.base_url, "INFERENCE_API_KEY": API_KEY}
+        return invoke_on_terminal(*args, env=env)
 
     def run(self, *args: str, stdin: str = "") -> Result:
         """``inferencesh ARGS`` against this server (key and URL from the environment)."""

@@ -142,6 +142,14 @@ def test_missing_key_says_where_to_put_it() -> None:
     assert done.stdout == ""
 
 
+def test_a_spinner_shows_until_the_reply_starts(server: Server) -> None:
+    code, screen = server.on_terminal("chat", "acme/helper", "-m", "hi")
+    assert code == 0, screen
+    assert "waiting for the reply" in screen.split("\x1b[2K")[1]
+    # The spinner's line is cleared before the reply is written over it.
+    assert screen.rsplit("\x1b[2K", 1)[1] == "You said: hi\n"
+
+
 def test_local_chats_with_the_scripted_model_without_key_or_server() -> None:
     done = invoke("chat", "--local", "-m", "offline")
     assert done.returncode == 0, done.stderr

@@ -3,6 +3,7 @@ subprocesses where only a process shows the behaviour (signals, a terminal, a cl
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pty
@@ -13,12 +14,13 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from inferencesh._cli import _resources
+from inferencesh._cli import _common, _main, _resources
 
 from .conftest import API_KEY, COMMAND, INTERRUPTIBLE, Server, clean_env, invoke
 
@@ -165,6 +167,10 @@ def test_bad_input_is_a_usage_error(server: Server) -> None:
     assert server.run("run", "infsh/echo", "--input", "{oops").returncode == 2
     done = server.run("run", "infsh/echo", "-i", "novalue")
     assert done.returncode == 2 and "key=value" in done.stderr
+    done = server.run("run", "infsh/echo", "-i", "name:=Ada")  # := takes JSON, = a string
+    assert done.returncode == 2
+    assert done.stderr.startswith("inferencesh: --input 'name:=Ada': the value after := is not")
+    assert done.stderr.endswith("; for a string, write name=Ada\n")
 
 
 def test_the_key_is_never_printed(server: Server) -> None:
@@ -223,6 +229,34 @@ def test_timeout_cancels_the_task(server: Server) -> None:
     got = server.run("tasks", "get", match.group(1), "--json")
     assert json.loads(got.stdout)["status_name"] == "cancelled"
     assert server.run("run", "infsh/echo", "--timeout", "0").returncode == 2
+
+
+def test_refused_input_reads_as_field_message_and_value(server: Server) -> None:
+    done = server.run("run", "infsh/slow", "-i", "seconds=abc", "-q")
+    assert done.returncode == 1
+    match = re.fullmatch(r"inferencesh: task ([0-9a-f]{24}) failed: (.*)", last_line(done.stderr))
+    assert match is not None, done.stderr
+    assert match.group(2) == (
+        "1 validation error for SlowInput: seconds: Input should be a valid number, "
+        "unable to parse string as a number (got 'abc')"
+    )
+    # Any other reason is kept as it is, on one line.
+    assert _common.failure_reason("boom\nat line 2") == "boom; at line 2"
+    assert _common.failure_reason("1 validation error for X\nodd layout") == (
+        "1 validation error for X; odd layout"
+    )
+
+
+def test_a_timeout_a_thread_cannot_wait_is_a_usage_error() -> None:
+    # "inf", "nan" and "1e300" parse as floats; none of them may reach a wait (an OverflowError,
+    # or a wait that never ends). Each is refused before anything is sent.
+    commands = (["run", "infsh/echo"], ["tasks", "wait", "t1"], ["chat", "acme/helper", "-m", "hi"])
+    for command in commands:
+        for value in ("inf", "nan", "1e300", "-1"):
+            done = invoke(*command, f"--timeout={value}")
+            assert done.returncode == 2, (command, value, done.stderr)
+            assert done.stderr.startswith("inferencesh: --timeout must be a number of seconds > 0")
+            assert len(done.stderr.splitlines()) == 1
 
 
 def test_tasks_wait_timeout_leaves_the_task_running(server: Server) -> None:
@@ -366,6 +400,55 @@ def test_upload_prints_the_uri(server: Server, tmp_path: Path) -> None:
     assert httpx.get(done.stdout.strip(), timeout=10).content == b"\x00\x01payload"
 
 
+def test_upload_shows_a_spinner_before_the_upload_starts(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The upload URL is asked for first: against a slow API, that wait must show too.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.bin").write_bytes(b"payload")
+    code, screen = server.on_terminal("upload", "data.bin")
+    assert code == 0, screen
+    first = screen.split("\x1b[2K")[1]  # the first thing the status line drew
+    assert re.match(r"[|/\\-]  uploading data\.bin  waiting  ", first), screen
+
+
+def test_a_base_url_that_is_not_a_url_is_one_line_naming_where_it_came_from() -> None:
+    key = {"INFERENCE_API_KEY": API_KEY}
+    for url in ("htp://127.0.0.1:8765", "127.0.0.1:8765", "http://127.0.0.1:99999", "http://"):
+        done = invoke("tasks", "get", "t1", "--base-url", url, env=key)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == (
+            "inferencesh: --base-url must be an http(s) URL such as https://api.inference.sh "
+            f"or http://127.0.0.1:8765, got {url!r}\n"
+        )
+    done = invoke("tasks", "get", "t1", env=key | {"INFERENCE_BASE_URL": "localhost:8765"})
+    assert done.returncode == 2 and done.stderr.startswith("inferencesh: INFERENCE_BASE_URL must")
+
+
+def test_a_refused_key_says_where_the_key_comes_from(server: Server) -> None:
+    done = invoke("tasks", "get", "t1", "--base-url", server.base_url, "--api-key", "not-a-key")
+    assert done.returncode == 1
+    assert done.stderr.startswith("inferencesh: HTTP 401 ")
+    assert done.stderr.endswith(" (check --api-key or INFERENCE_API_KEY)\n")
+
+
+def test_every_argument_of_every_command_has_help() -> None:
+    def parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+        yield parser
+        for action in parser._actions:  # argparse keeps its sub-parsers only here
+            if isinstance(action, argparse._SubParsersAction):
+                for child in set(action.choices.values()):
+                    yield from parsers(child)
+
+    missing = [
+        f"{parser.prog} {action.dest}"
+        for parser in parsers(_main.build_parser())
+        for action in parser._actions
+        if not action.help and not isinstance(action, argparse._SubParsersAction)
+    ]
+    assert missing == []
+
+
 def test_flags_override_the_environment(server: Server) -> None:
     env = {"INFERENCE_BASE_URL": "http://127.0.0.1:9", "INFERENCE_API_KEY": "inf_wrong_place"}
     args = ["run", "infsh/echo", "-i", "a=b", "--base-url", server.base_url, "--api-key", API_KEY]
@@ -453,3 +536,10 @@ def test_an_unreachable_api_is_one_line_with_what_to_check() -> None:
         "(is the server up, and --base-url (or INFERENCE_BASE_URL) right?)\n"
     )
     assert len(done.stderr.splitlines()) == 1
+    # An upload wraps the same failure in its own error: the same hint.
+    env = {"INFERENCE_BASE_URL": closed, "INFERENCE_API_KEY": API_KEY}
+    done = invoke("upload", str(Path(__file__)), env=env)
+    assert done.returncode == 1
+    assert done.stderr.endswith(
+        "(is the server up, and --base-url (or INFERENCE_BASE_URL) right?)\n"
+    )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+import logging
 import queue
 import socket
 import subprocess
@@ -14,6 +18,8 @@ from typing import IO
 
 import httpx
 import pytest
+
+from inferencesh._cli import _serve, main
 
 from .conftest import AGENTS_YAML, API_KEY, COMMAND, clean_env, invoke
 
@@ -28,6 +34,7 @@ class Serving:
     base_url: str
     banner: list[str]
     lines: queue.Queue[str]
+    pumps: list[threading.Thread]
 
     def next_line(self, containing: str) -> str:
         """The next output line (stdout or stderr) holding ``containing`` (bounded wait)."""
@@ -36,6 +43,12 @@ class Serving:
             if containing in line:
                 return line
         raise AssertionError(f"no line with {containing!r}")
+
+    def rest(self) -> list[str]:
+        """Every line not read yet, once the process has ended and its output is all read."""
+        for pump in self.pumps:
+            pump.join(timeout=60)
+        return self.drain()
 
     def drain(self) -> list[str]:
         """The lines printed so far and not read yet."""
@@ -61,8 +74,12 @@ def start_serving(*args: str, data_dir: Path) -> Serving:
     )
     assert process.stdout is not None and process.stderr is not None
     lines: queue.Queue[str] = queue.Queue()
-    for stream in (process.stdout, process.stderr):
-        threading.Thread(target=_pump, args=(stream, lines), daemon=True).start()
+    pumps = [
+        threading.Thread(target=_pump, args=(stream, lines), daemon=True)
+        for stream in (process.stdout, process.stderr)
+    ]
+    for pump in pumps:
+        pump.start()
     banner: list[str] = []
     base_url = ""
     for _ in range(_STARTUP_LINES):
@@ -73,7 +90,7 @@ def start_serving(*args: str, data_dir: Path) -> Serving:
         if line.startswith("  export "):
             break
     assert base_url.startswith("http://127.0.0.1:"), banner
-    return Serving(process, base_url, banner, lines)
+    return Serving(process, base_url, banner, lines, pumps)
 
 
 def stop_serving(serving: Serving) -> int:
@@ -147,6 +164,51 @@ def test_a_client_leaving_mid_upload_is_one_line_in_the_log(serving: Serving) ->
     assert not [line for line in serving.drain() if "Traceback" in line or "File " in line]
 
 
+def test_requests_cut_at_shutdown_are_one_line_not_errors() -> None:
+    # What uvicorn logs when it stops with a request still open (a client following a task):
+    # an error saying it cancels them, then each cancelled request as an exception.
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    errors = logging.getLogger("uvicorn.error")
+    keep = Keep()
+    errors.addHandler(keep)
+    try:
+        with _serve.one_line_errors(verbose=False):
+            errors.error("Cancel %s running task(s), timeout graceful shutdown exceeded", 2)
+            try:
+                raise asyncio.CancelledError("Task cancelled, timeout graceful shutdown exceeded")
+            except asyncio.CancelledError as exc:
+                errors.error("Exception in ASGI application\n", exc_info=exc)
+    finally:
+        errors.removeHandler(keep)
+    assert [(record.levelname, record.getMessage()) for record in records] == [
+        ("INFO", "stopping: 2 request(s) still open were closed (clients following tasks)")
+    ]
+
+
+def test_stopping_with_a_client_following_a_task_logs_no_error(tmp_path: Path) -> None:
+    running = start_serving(data_dir=tmp_path)
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    body = {"app": "infsh/slow", "input": {"seconds": 120}}
+    try:
+        with httpx.Client(base_url=running.base_url, headers=headers, timeout=30) as client:
+            task = client.post("/apps/run", json=body).json()["data"]
+            with client.stream("GET", f"/tasks/{task['id']}/stream") as stream:
+                assert stream.status_code == 200
+                next(stream.iter_lines())  # the stream is open on the server
+                assert stop_serving(running) == 0  # SIGTERM, the way Ctrl-C stops it too
+    finally:
+        if running.process.poll() is None:
+            stop_serving(running)
+    # Python 3.12+ keeps the stream open until uvicorn cuts it; earlier ones close it first.
+    said = [line for line in running.rest() if "/apps/run" not in line and "/stream" not in line]
+    assert all(line.startswith("INFO:") and "stopping: 1 request(s)" in line for line in said)
+
+
 def test_quiet_serve_logs_no_requests(tmp_path: Path) -> None:
     running = start_serving("--quiet", "--api-key", "inf_only_this", data_dir=tmp_path)
     try:
@@ -158,6 +220,28 @@ def test_quiet_serve_logs_no_requests(tmp_path: Path) -> None:
     finally:
         assert stop_serving(running) == 0
     assert not [line for line in running.drain() if "/sessions" in line]
+
+
+def test_a_port_out_of_range_and_a_data_dir_that_cannot_be_made_are_one_line(
+    tmp_path: Path,
+) -> None:
+    for args, error in (
+        (["--port", "-1"], "argument --port: a port is 0 to 65535 (0 picks a free one), got -1"),
+        (["--port", "70000"], "argument --port: a port is 0 to 65535 (0 picks a free one), got "),
+        (["--max-workers", "0"], "argument --max-workers: must be > 0, got 0"),
+        (["--keep-days", "nan"], "argument --keep-days: must be a number > 0, got nan"),
+    ):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exited:
+            main(["serve", *args, "--data-dir", str(tmp_path)])
+        assert exited.value.code == 2
+        assert error in err.getvalue().splitlines()[-1]
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    done = invoke("serve", "--port", "0", "--data-dir", str(a_file / "data"))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"inferencesh: cannot serve: {a_file / 'data'}: "), done.stderr
+    assert done.stderr.endswith("(see --data-dir)\n") and len(done.stderr.splitlines()) == 1
 
 
 def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:

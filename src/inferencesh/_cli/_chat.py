@@ -14,12 +14,15 @@ from inferencesh._cli._common import (
     EXIT_USAGE,
     CommandError,
     add_client_options,
+    check_timeout,
     connect,
+    failure_reason,
     one_line,
     print_json,
     progress_stream,
     to_json,
 )
+from inferencesh._cli._display import Progress, open_progress
 from inferencesh._errors import InferenceError
 
 if TYPE_CHECKING:
@@ -176,6 +179,7 @@ class _Turns:
         self._shown: set[str] = set()
         self._streamed: dict[str, str] = {}  # message id -> the text streamed so far
         self._midline = False  # the reply's text is on stdout without its newline yet
+        self._waiting: Progress | None = None  # the spinner until the reply shows something
 
     def _out(self, text: str) -> None:
         sys.stdout.write(text)
@@ -186,8 +190,20 @@ class _Turns:
         if self._midline:
             self._out("\n")
 
+    def _wait(self) -> None:
+        """A spinner (on a terminal) from the moment a message is sent."""
+        self._waiting = open_progress(self.notes, bool(getattr(self.args, "verbose", False)))
+        self._waiting.start()
+        self._waiting.waiting("waiting for the reply")
+
+    def _stop_waiting(self) -> None:
+        if self._waiting is not None:
+            self._waiting.stop()
+            self._waiting = None
+
     def note(self, text: str) -> None:
         """A line of its own on the progress stream (stdout on a terminal, else stderr)."""
+        self._stop_waiting()
         if self.notes is None:
             return
         if self.notes is sys.stdout or self.notes.isatty():
@@ -203,6 +219,7 @@ class _Turns:
 
     def on_delta(self, delta: AgentDelta) -> None:
         if self.stream_text and delta.text:
+            self._stop_waiting()
             self._streamed[delta.message_id] = self._streamed.get(delta.message_id, "") + delta.text
             self._out(delta.text)
 
@@ -216,6 +233,7 @@ class _Turns:
                 self._show(ToolCallInfo.from_invocation(cast(dict[str, Any], invocation), False))
 
     def on_tool_call(self, info: ToolCallInfo) -> None:
+        self._stop_waiting()
         self._show(info)
         if not info.awaiting_approval:
             # A client tool of a --config file: its handler lives in some other program.
@@ -246,6 +264,7 @@ class _Turns:
 
     def send(self, text: str) -> ChatMessageDTO:
         """One turn; Ctrl-C stops the agent's reply and ends the command with 130."""
+        self._wait()
         try:
             reply = self.agent.send_message(
                 text,
@@ -255,8 +274,11 @@ class _Turns:
                 timeout=self.args.timeout,
             )
         except KeyboardInterrupt:
+            self._stop_waiting()
             self._end_line()
             raise CommandError(self._stop(), EXIT_INTERRUPTED) from None
+        finally:
+            self._stop_waiting()
         if self.stream_text:
             self._finish_text(_text(reply), self._streamed.get(reply.id))
             self._end_line()
@@ -292,7 +314,7 @@ class _Turns:
         try:
             run = self.agent.get_chat().active_run
             if run is not None and run.error:
-                reason = f": {one_line(run.error)}"
+                reason = f": {failure_reason(run.error)}"
         except InferenceError:
             pass
         return f"the reply {status} (chat {self.agent.chat_id}){reason}"
@@ -359,8 +381,7 @@ def chat_command(args: argparse.Namespace) -> int:
     context = _context(args.context)
     if args.json and args.message is None:
         raise CommandError("--json needs -m TEXT (one message, one JSON document)", EXIT_USAGE)
-    if args.timeout is not None and args.timeout <= 0:
-        raise CommandError("--timeout must be > 0", EXIT_USAGE)
+    check_timeout(args.timeout)
     with connect(args) as client:
         turns = _Turns(client.agent(spec, context=context), args)
         if args.message is None:

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Generator
@@ -31,6 +32,7 @@ __all__ = [
     "check_timeout",
     "connect",
     "load_runtime",
+    "failure_reason",
     "one_line",
     "parse_object",
     "print_json",
@@ -104,10 +106,15 @@ def within(seconds: float | None, work: Callable[[], _T]) -> _T:
 
 
 def check_timeout(seconds: float | None) -> None:
-    """Refuse a ``--timeout`` that is not a positive number of seconds."""
-    if seconds is not None and not seconds > 0:
+    """Refuse a ``--timeout`` that is not a positive number of seconds a thread can wait
+    (``nan`` and ``inf`` parse as floats too)."""
+    if seconds is None:
+        return
+    if not 0 < seconds <= threading.TIMEOUT_MAX:
         raise CommandError(
-            f"--timeout must be a number of seconds > 0, got {seconds:g}", EXIT_USAGE
+            f"--timeout must be a number of seconds > 0 and at most {threading.TIMEOUT_MAX:.0f} "
+            f"(leave it out to wait without a limit), got {seconds:g}",
+            EXIT_USAGE,
         )
 
 
@@ -117,6 +124,43 @@ def one_line(text: object, limit: int = 300) -> str:
     kept = [line for line in lines if line and not line.startswith("For further information")]
     joined = "; ".join(kept)
     return joined if len(joined) <= limit else joined[: limit - 3] + "..."
+
+
+_VALIDATION_HEAD = re.compile(r"\d+ validation errors? for \S+")
+_VALIDATION_DETAIL = re.compile(
+    r"(?P<message>.*?) \[type=(?P<type>\w+)(?:, input_value=(?P<value>.*?))?"
+    r"(?:, input_type=\w+)?\]"
+)
+_SHOWN_VALUE = 60  # longer input values (a whole object, say) are left out of the reason
+
+
+def failure_reason(text: object) -> str:
+    """A task's or a run's error on one line; pydantic's validation report (the usual reason
+    an input is refused) as ``field: message (got value)`` for each field."""
+    lines = [line.rstrip() for line in str(text).strip().splitlines()]
+    if not lines or _VALIDATION_HEAD.fullmatch(lines[0]) is None:
+        return one_line(text)
+    parts: list[str] = []
+    field: str | None = None
+    for line in lines[1:]:
+        if not line.strip() or line.strip().startswith("For further information"):
+            continue
+        if not line.startswith(" "):
+            if field is not None:
+                break  # a field without its message: not the layout this reads
+            field = line
+            continue
+        detail = _VALIDATION_DETAIL.fullmatch(line.strip())
+        if detail is None or field is None:
+            break
+        value = detail["value"]
+        shown = value is not None and detail["type"] != "missing" and len(value) <= _SHOWN_VALUE
+        parts.append(f"{field}: {detail['message']}" + (f" (got {value})" if shown else ""))
+        field = None
+    else:
+        if parts and field is None:
+            return one_line(f"{lines[0]}: {'; '.join(parts)}")
+    return one_line(text)  # not pydantic's layout after all: the text as it is
 
 
 def add_verbose_option(parser: argparse.ArgumentParser) -> None:
@@ -160,6 +204,28 @@ def load_runtime() -> type[LocalRuntime]:
     return LocalRuntime
 
 
+def _check_base_url(args: argparse.Namespace) -> None:
+    """Refuse a base URL that is not an http(s) URL, naming where it came from."""
+    import httpx
+
+    text = args.base_url or os.environ.get("INFERENCE_BASE_URL")
+    if not text:
+        return
+    where = "--base-url" if args.base_url else "INFERENCE_BASE_URL"
+    try:
+        url = httpx.URL(text)
+        good = url.scheme in ("http", "https") and bool(url.host)
+        good = good and (url.port is None or 0 < url.port <= 65535)
+    except (httpx.InvalidURL, ValueError):
+        good = False
+    if not good:
+        raise CommandError(
+            f"{where} must be an http(s) URL such as https://api.inference.sh or "
+            f"http://127.0.0.1:8765, got {text!r}",
+            EXIT_USAGE,
+        )
+
+
 @contextlib.contextmanager
 def connect(args: argparse.Namespace) -> Generator[Inference, None, None]:
     """The client the command uses; with ``--local``, on a runtime that lives as long as it."""
@@ -169,6 +235,7 @@ def connect(args: argparse.Namespace) -> Generator[Inference, None, None]:
         key = args.api_key or os.environ.get("INFERENCE_API_KEY")
         if not key or not key.strip():
             raise CommandError(MISSING_KEY, EXIT_USAGE)
+        _check_base_url(args)
         with inference(api_key=key, base_url=args.base_url) as client:
             yield client
         return
@@ -227,7 +294,15 @@ def parse_object(documents: list[str], pairs: list[str], what: str) -> dict[str,
                 f"{what} {pair!r}: expected key=value (a string) or key:=json", EXIT_USAGE
             )
         if key.endswith(":"):
-            result[key[:-1]] = _load_json(value, f"{what} {key[:-1]}")
+            name = key[:-1]
+            try:
+                result[name] = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise CommandError(
+                    f"{what} {pair!r}: the value after := is not JSON ({exc}); "
+                    f"for a string, write {name}={value}",
+                    EXIT_USAGE,
+                ) from None
         else:
             result[key] = value
     return result

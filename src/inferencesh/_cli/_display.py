@@ -346,10 +346,11 @@ class RichProgress(Progress):
         if self._stop.is_set():
             return
         with self._lock:
-            changed = (label, status) != (self._label, self._status)
+            step = _tenths(fraction) != _tenths(self._fraction)
+            changed = step or (label, status) != (self._label, self._status)
             self._label, self._status, self._fraction = label, status, fraction
             self._draw()
-            if changed:  # shown now, not at the next refresh: a status may not last that long
+            if changed:  # shown now, not at the next refresh: a step may not last that long
                 self._bar.refresh()
 
 

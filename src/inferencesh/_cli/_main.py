@@ -32,6 +32,7 @@ from inferencesh._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    AuthenticationError,
     InferenceError,
     InvalidInputError,
     TaskFailedError,
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="inferencesh",
         description="Run inference.sh apps, manage tasks, files and sessions, or serve apps "
         "locally. Key and URL: --api-key/--base-url or INFERENCE_API_KEY/INFERENCE_BASE_URL.",
+        epilog="'inferencesh COMMAND -h' shows a command's options. A failure is one line on "
+        "stderr; -v adds the traceback.",
     )
     parser.add_argument(
         "--version",
@@ -73,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_UNREACHABLE = "is the server up, and --base-url (or INFERENCE_BASE_URL) right?"
+
+
 def _reason(exc: BaseException) -> tuple[str, int]:
     """The one-line message and the exit code of an error that ends a command."""
     if isinstance(exc, KeyboardInterrupt):
@@ -86,8 +92,12 @@ def _reason(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, APITimeoutError):
         return f"the API did not answer in time: {exc}", EXIT_FAILED
     if isinstance(exc, APIConnectionError):
-        hint = "is the server up, and --base-url (or INFERENCE_BASE_URL) right?"
-        return f"cannot reach the API: {exc} ({hint})", EXIT_FAILED
+        return f"cannot reach the API: {exc} ({_UNREACHABLE})", EXIT_FAILED
+    cause = exc.__cause__
+    if isinstance(cause, APIConnectionError) and not isinstance(cause, APITimeoutError):
+        return f"{exc} ({_UNREACHABLE})", EXIT_FAILED  # an upload that could not start, say
+    if isinstance(exc, AuthenticationError):
+        return f"{exc} (check --api-key or INFERENCE_API_KEY)", EXIT_FAILED
     if isinstance(exc, (APIError, TaskFailedError, InferenceError)):
         return str(exc), EXIT_FAILED
     return (

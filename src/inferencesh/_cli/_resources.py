@@ -43,7 +43,7 @@ __all__ = ["register"]
 def register(commands: Any) -> None:
     """Add ``upload``, ``tasks``, ``sessions`` and ``apps`` to the command parsers."""
     upload = commands.add_parser("upload", help="upload a file and print its uri")
-    upload.add_argument("file", metavar="FILE")
+    upload.add_argument("file", metavar="FILE", help="the file to upload")
     add_client_options(upload)
     upload.set_defaults(handler=upload_command)
 
@@ -55,7 +55,7 @@ def register(commands: Any) -> None:
         ("wait", task_wait, "follow a task to its end and print its output (Ctrl-C stops waiting)"),
     ):
         parser = task_commands.add_parser(name, help=text)
-        parser.add_argument("task_id", metavar="ID")
+        parser.add_argument("task_id", metavar="ID", help="the task id (run prints it)")
         if name == "wait":
             add_wait_options(parser, "stop waiting after SECONDS (the task keeps running)")
         add_client_options(parser)
@@ -71,14 +71,14 @@ def register(commands: Any) -> None:
         ("end", session_end, "end a session and release its worker"),
     ):
         parser = session_commands.add_parser(name, help=text)
-        parser.add_argument("session_id", metavar="ID")
+        parser.add_argument("session_id", metavar="ID", help="the session id (see sessions list)")
         add_client_options(parser)
         parser.set_defaults(handler=handler)
 
     apps = commands.add_parser("apps", help="show an app")
     app_commands = apps.add_subparsers(dest="action", required=True, metavar="ACTION")
     get = app_commands.add_parser("get", help="show an app and its input schema as a table")
-    get.add_argument("ref", metavar="NAMESPACE/NAME")
+    get.add_argument("ref", metavar="NAMESPACE/NAME", help="the app, e.g. infsh/echo")
     get.add_argument("--function", help="show this function's input (default: the default one)")
     add_client_options(get)
     get.set_defaults(handler=app_get)
@@ -109,6 +109,7 @@ def upload_command(args: argparse.Namespace) -> int:
         def report(sent: int, total: int | None) -> None:
             progress.upload(args.file, sent, total)
 
+        progress.waiting(f"uploading {args.file}")  # asking for an upload URL comes first
         record = _quietly(progress, lambda: client.files.upload(args.file, progress=report))
         if args.json:
             print_json(to_json(record))

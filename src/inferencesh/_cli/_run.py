@@ -23,6 +23,7 @@ from inferencesh._cli._common import (
     add_client_options,
     check_timeout,
     connect,
+    failure_reason,
     one_line,
     parse_object,
     print_json,
@@ -289,7 +290,7 @@ def finish(task: TaskDTO, args: argparse.Namespace, progress: Progress) -> int:
         return 0
     if args.json:
         print_json(to_json(task))
-    error = one_line(task.get("error") or "")
+    error = failure_reason(task.get("error") or "")
     repeats_status = error.lower() in (status, f"task {status}")
     reason = f": {error}" if error and not repeats_status else ""
     raise CommandError(f"task {task.id} {status}{reason}", EXIT_FAILED, printed=args.json)

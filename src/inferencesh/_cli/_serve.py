@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import logging
+import math
 import socket
 import sys
 import time
@@ -22,9 +24,43 @@ from inferencesh._cli._common import (
     one_line,
 )
 
-__all__ = ["register", "serve"]
+__all__ = ["one_line_errors", "register", "serve"]
 
 LOCAL_KEY = "inf_local"  # any inf_ key is accepted without --api-key
+DEFAULT_PORT = 8765
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: 0 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0 picks a free one), got {port}")
+    return port
+
+
+def _positive_int(text: str) -> int:
+    """A whole number > 0 for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """A finite number > 0 for argparse (``nan`` and ``inf`` parse as floats)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
 
 
 def register(commands: Any) -> None:
@@ -39,8 +75,9 @@ def register(commands: Any) -> None:
         "--app",
         action="append",
         default=[],
-        metavar="[REF=]MODULE:CLASS",
-        help="serve a BaseApp class (as REF, default local/<class>); repeatable",
+        metavar="[REF=]TARGET",
+        help="serve an app: module:Class, file.py:Class or a folder with inference.py "
+        "(as REF, default <namespace>/<class or folder name>); repeatable",
     )
     serve_parser.add_argument(
         "--apps",
@@ -52,9 +89,17 @@ def register(commands: Any) -> None:
     serve_parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
     )
-    serve_parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
     serve_parser.add_argument(
-        "--data-dir", default=".local-data", help="where records and files are kept"
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    serve_parser.add_argument(
+        "--data-dir",
+        default=".local-data",
+        metavar="DIR",
+        help="where records and files are kept (default .local-data)",
     )
     serve_parser.add_argument(
         "--api-key", default=None, help="accept only this key (default: any inf_ key)"
@@ -72,24 +117,46 @@ def register(commands: Any) -> None:
         help="on a non-loopback --host, accept any inf_ key instead of requiring --api-key",
     )
     serve_parser.add_argument(
-        "--public-url", help="the URL clients use, for upload/download URLs (default: Host)"
+        "--public-url",
+        metavar="URL",
+        help="the URL clients use, for upload/download URLs (default: the request's Host)",
     )
     serve_parser.add_argument(
-        "--namespace", default="local", help="the namespace of app refs without one"
-    )
-    serve_parser.add_argument("--task-timeout", type=float, metavar="S", help="seconds per task")
-    serve_parser.add_argument(
-        "--max-workers", type=int, default=4, metavar="N", help="worker processes (default 4)"
+        "--namespace",
+        default="local",
+        help="the namespace of app refs without one (default local)",
     )
     serve_parser.add_argument(
-        "--worker-memory", type=int, metavar="MB", help="memory limit of each worker process"
+        "--task-timeout", type=_positive_float, metavar="S", help="seconds per task (no limit)"
     )
     serve_parser.add_argument(
-        "--max-output-mb", type=int, default=64, metavar="MB", help="largest task output"
+        "--max-workers",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="worker processes (default 4)",
     )
-    serve_parser.add_argument("--keep-tasks", type=int, metavar="N", help="keep the newest N")
     serve_parser.add_argument(
-        "--keep-days", type=float, metavar="D", help="drop records older than D days"
+        "--worker-memory",
+        type=_positive_int,
+        metavar="MB",
+        help="memory limit of each worker process (no limit)",
+    )
+    serve_parser.add_argument(
+        "--max-output-mb",
+        type=_positive_int,
+        default=64,
+        metavar="MB",
+        help="largest task output (default 64)",
+    )
+    serve_parser.add_argument(
+        "--keep-tasks", type=_positive_int, metavar="N", help="keep the newest N tasks (all)"
+    )
+    serve_parser.add_argument(
+        "--keep-days",
+        type=_positive_float,
+        metavar="D",
+        help="drop records older than D days (keep them)",
     )
     serve_parser.add_argument(
         "--webhook-host",
@@ -143,6 +210,10 @@ def _bind_error(exc: OSError, host: str, port: int) -> CommandError:
     return CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_FAILED)
 
 
+# What uvicorn logs when it cancels the requests still open at shutdown.
+_UVICORN_CANCELLING = "Cancel %s running task(s), timeout graceful shutdown exceeded"
+
+
 class _AccessLine(logging.Formatter):
     """uvicorn's access record as ``HH:MM:SS  POST /apps/run  200``."""
 
@@ -156,12 +227,22 @@ class _AccessLine(logging.Formatter):
 
 
 class _OneLineErrors(logging.Filter):
-    """A request handler's exception as one line in the server log (the traceback with -v)."""
+    """A request handler's exception as one line in the server log (the traceback with -v).
+
+    On the way out, requests still open (a client following a task, say) are cut: one line
+    says so, where uvicorn logs an error for the cut and another for each request.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == _UVICORN_CANCELLING:
+            record.msg = "stopping: %s request(s) still open were closed (clients following tasks)"
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return True
         if not record.exc_info or record.exc_info[1] is None:
             return True
         error = record.exc_info[1]
+        if isinstance(error, asyncio.CancelledError):  # one of those cut requests
+            return False
         if _disconnected(error):
             record.msg = (
                 "a client disconnected before its request was read; the request was dropped"
@@ -187,7 +268,7 @@ def _disconnected(error: BaseException) -> bool:
 
 
 @contextmanager
-def _one_line_errors(verbose: bool) -> Generator[None, None, None]:
+def one_line_errors(verbose: bool) -> Generator[None, None, None]:
     """Request handlers' exceptions as one line each, unless ``verbose``."""
     errors = logging.getLogger("uvicorn.error")  # where uvicorn logs them, with a traceback
     one_line_errors = _OneLineErrors()
@@ -246,10 +327,15 @@ def serve(args: argparse.Namespace) -> int:
         )
     except (ValueError, OSError, ImportError) as exc:  # a bad app, agents file, ref or limit
         raise CommandError(f"cannot serve: {one_line(exc)}", EXIT_USAGE) from None
-    with _one_line_errors(bool(getattr(args, "verbose", False))):
+    with one_line_errors(bool(getattr(args, "verbose", False))):
         try:
             runtime.start()
         except OSError as exc:
+            if exc.filename is not None:  # the data dir (or its lock), not the socket
+                raise CommandError(
+                    f"cannot serve: {exc.filename}: {exc.strerror or exc} (see --data-dir)",
+                    EXIT_USAGE,
+                ) from None
             raise _bind_error(exc, args.host, args.port) from None
         except (ValueError, RuntimeError) as exc:  # an app that cannot load, a data dir in use
             raise CommandError(f"cannot serve: {one_line(exc)}", EXIT_USAGE) from None
