@@ -22,12 +22,17 @@ and ``httpx_no_cli``, the baseline with httpx's command-line module kept out (ht
 with click, rich and pygments, whenever those are installed, as they are with our ``cli`` and
 ``server`` extras, and the baseline and the client both pay it). ``breakdown`` is
 where the time of ``task`` goes, in CPU time, each step the median of the same number of fresh
-interpreters.
+interpreters. ``venv`` says which shape of environment ran it: whether httpx's command-line
+module would import (click, rich and pygments all installed, as in the development venv or with
+our extras) or not (the package installed alone, as most users have it), and how many
+distributions pydantic's plugin loader scans.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -115,6 +120,17 @@ def steps_sample(base: str) -> list[float]:
     return [float(x) for x in json.loads(out.stdout.strip().splitlines()[-1])]
 
 
+def venv_shape() -> dict[str, Any]:
+    """The environment the samples ran in (this interpreter's)."""
+    cli = [name for name in ("click", "rich", "pygments") if importlib.util.find_spec(name)]
+    return {
+        "development_venv": (HERE.parent / ".venv").resolve() == Path(sys.prefix).resolve(),
+        "httpx_imports_its_cli": len(cli) == 3,
+        "cli_libraries_installed": cli,
+        "distributions": sum(1 for _ in importlib.metadata.distributions()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
@@ -124,6 +140,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
         "python": platform.python_version(),
         "runs_per_figure": runs,
+        "venv": venv_shape(),
         # Other work on the machine moves both sides of a ratio, but not always alike.
         "load_average_at_start": os.getloadavg()[0],
     }
