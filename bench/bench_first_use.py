@@ -28,7 +28,9 @@ our extras) or not (the package installed alone, as most users have it), and how
 distributions pydantic's plugin loader scans. ``above_floor`` is the client's own part: the
 ``result`` code timed after the ``floor`` code has run in the same interpreter (so with httpx,
 pydantic's model machinery and its plugin scan already paid), in milliseconds; it compares two
-versions of the client more steadily than the difference of two ratios.
+versions of the client more steadily than the difference of two ratios, the more so with
+``--against PYTHON`` (``above_floor_against``: the same, timed with another venv's interpreter,
+the samples of the two interleaved).
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ STEPS = [
 TARGET = 1.3
 
 
-def sample(code: str, setup: str = "") -> tuple[float, float]:
+def sample(code: str, setup: str = "", python: str = PY) -> tuple[float, float]:
     """Seconds ``code`` takes in a fresh interpreter (after ``setup``, untimed), timed from its
     first statement: elapsed and CPU time."""
     script = (
@@ -104,7 +106,9 @@ def sample(code: str, setup: str = "") -> tuple[float, float]:
     # With bytecode caches, as after any install: an editable checkout run with
     # PYTHONDONTWRITEBYTECODE would otherwise compile our sources in every sample.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    out = subprocess.run([PY, "-c", script], capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [python, "-c", script], capture_output=True, text=True, check=True, env=env
+    )
     elapsed, cpu = out.stdout.strip().splitlines()[-1].split()
     return float(elapsed), float(cpu)
 
@@ -137,6 +141,12 @@ def venv_shape() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--against",
+        metavar="PYTHON",
+        help="also time above_floor with this interpreter (another venv: an earlier version of "
+        "the client), its samples interleaved with this one's",
+    )
     args = parser.parse_args()
     runs = max(7, args.runs)
     results: dict[str, Any] = {
@@ -158,14 +168,18 @@ def main() -> None:
         }
         # The client's own part: the first result, timed once the floor has run in the same
         # interpreter (what the result costs beyond one pydantic model).
-        setups = {"above_floor": FLOOR}
+        setups = {"above_floor": FLOOR, "above_floor_against": FLOOR}
         codes["above_floor"] = codes["result"]
+        pythons = {name: PY for name in codes}
+        if args.against:
+            codes["above_floor_against"] = codes["result"]
+            pythons["above_floor_against"] = args.against
         for name, code in codes.items():  # warm-up: bytecode caches, page cache
-            sample(code, setups.get(name, ""))
+            sample(code, setups.get(name, ""), pythons[name])
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in codes}
         for _ in range(runs):
             for name, code in codes.items():
-                times[name].append(sample(code, setups.get(name, "")))
+                times[name].append(sample(code, setups.get(name, ""), pythons[name]))
         baseline = statistics.median(t for t, _ in times["baseline"])
         baseline_cpu = statistics.median(c for _, c in times["baseline"])
         results["baseline_ms"] = round(baseline * 1e3, 1)
@@ -179,10 +193,14 @@ def main() -> None:
                 # CPU time: what other load on the machine moves least.
                 "cpu_ratio": round(cpu / baseline_cpu, 2),
             }
-        results["above_floor"] = {
-            "ms": round(statistics.median(t for t, _ in times["above_floor"]) * 1e3, 1),
-            "cpu_ms": round(statistics.median(c for _, c in times["above_floor"]) * 1e3, 1),
-        }
+        for name in ("above_floor", "above_floor_against"):
+            if name in times:
+                results[name] = {
+                    "ms": round(statistics.median(t for t, _ in times[name]) * 1e3, 1),
+                    "cpu_ms": round(statistics.median(c for _, c in times[name]) * 1e3, 1),
+                }
+        if args.against:
+            results["above_floor_against"]["python"] = args.against
         results["result"]["target"] = f"<= {TARGET}"
         results["result"]["met"] = results["result"]["ratio"] <= TARGET
         steps = [steps_sample(base) for _ in range(runs)]
