@@ -22,12 +22,22 @@ and ``httpx_no_cli``, the baseline with httpx's command-line module kept out (ht
 with click, rich and pygments, whenever those are installed, as they are with our ``cli`` and
 ``server`` extras, and the baseline and the client both pay it). ``breakdown`` is
 where the time of ``task`` goes, in CPU time, each step the median of the same number of fresh
-interpreters.
+interpreters. ``venv`` says which shape of environment ran it: whether httpx's command-line
+module would import (click, rich and pygments all installed, as in the development venv or with
+our extras) or not (the package installed alone, as most users have it), and how many
+distributions pydantic's plugin loader scans. ``above_floor`` is the client's own part: the
+``result`` code timed after the ``floor`` code has run in the same interpreter (so with httpx,
+pydantic's model machinery and its plugin scan already paid), in milliseconds; it compares two
+versions of the client more steadily than the difference of two ratios, the more so with
+``--against PYTHON`` (``above_floor_against``: the same, timed with another venv's interpreter,
+the samples of the two interleaved).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -86,17 +96,19 @@ STEPS = [
 TARGET = 1.3
 
 
-def sample(code: str) -> tuple[float, float]:
-    """Seconds ``code`` takes in a fresh interpreter, timed from its first statement: elapsed
-    and CPU time."""
+def sample(code: str, setup: str = "", python: str = PY) -> tuple[float, float]:
+    """Seconds ``code`` takes in a fresh interpreter (after ``setup``, untimed), timed from its
+    first statement: elapsed and CPU time."""
     script = (
-        "import time\n_t, _c = time.perf_counter(), time.process_time()\n"
+        f"{setup}\nimport time\n_t, _c = time.perf_counter(), time.process_time()\n"
         f"{code}\nprint(time.perf_counter() - _t, time.process_time() - _c)"
     )
     # With bytecode caches, as after any install: an editable checkout run with
     # PYTHONDONTWRITEBYTECODE would otherwise compile our sources in every sample.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    out = subprocess.run([PY, "-c", script], capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [python, "-c", script], capture_output=True, text=True, check=True, env=env
+    )
     elapsed, cpu = out.stdout.strip().splitlines()[-1].split()
     return float(elapsed), float(cpu)
 
@@ -115,15 +127,33 @@ def steps_sample(base: str) -> list[float]:
     return [float(x) for x in json.loads(out.stdout.strip().splitlines()[-1])]
 
 
+def venv_shape() -> dict[str, Any]:
+    """The environment the samples ran in (this interpreter's)."""
+    cli = [name for name in ("click", "rich", "pygments") if importlib.util.find_spec(name)]
+    return {
+        "development_venv": (HERE.parent / ".venv").resolve() == Path(sys.prefix).resolve(),
+        "httpx_imports_its_cli": len(cli) == 3,
+        "cli_libraries_installed": cli,
+        "distributions": sum(1 for _ in importlib.metadata.distributions()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--against",
+        metavar="PYTHON",
+        help="also time above_floor with this interpreter (another venv: an earlier version of "
+        "the client), its samples interleaved with this one's",
+    )
     args = parser.parse_args()
     runs = max(7, args.runs)
     results: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
         "python": platform.python_version(),
         "runs_per_figure": runs,
+        "venv": venv_shape(),
         # Other work on the machine moves both sides of a ratio, but not always alike.
         "load_average_at_start": os.getloadavg()[0],
     }
@@ -136,12 +166,20 @@ def main() -> None:
             "floor": FLOOR,
             "httpx_no_cli": HTTPX_NO_CLI,
         }
-        for code in codes.values():  # warm-up: bytecode caches, page cache
-            sample(code)
+        # The client's own part: the first result, timed once the floor has run in the same
+        # interpreter (what the result costs beyond one pydantic model).
+        setups = {"above_floor": FLOOR, "above_floor_against": FLOOR}
+        codes["above_floor"] = codes["result"]
+        pythons = {name: PY for name in codes}
+        if args.against:
+            codes["above_floor_against"] = codes["result"]
+            pythons["above_floor_against"] = args.against
+        for name, code in codes.items():  # warm-up: bytecode caches, page cache
+            sample(code, setups.get(name, ""), pythons[name])
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in codes}
         for _ in range(runs):
             for name, code in codes.items():
-                times[name].append(sample(code))
+                times[name].append(sample(code, setups.get(name, ""), pythons[name]))
         baseline = statistics.median(t for t, _ in times["baseline"])
         baseline_cpu = statistics.median(c for _, c in times["baseline"])
         results["baseline_ms"] = round(baseline * 1e3, 1)
@@ -155,6 +193,14 @@ def main() -> None:
                 # CPU time: what other load on the machine moves least.
                 "cpu_ratio": round(cpu / baseline_cpu, 2),
             }
+        for name in ("above_floor", "above_floor_against"):
+            if name in times:
+                results[name] = {
+                    "ms": round(statistics.median(t for t, _ in times[name]) * 1e3, 1),
+                    "cpu_ms": round(statistics.median(c for _, c in times[name]) * 1e3, 1),
+                }
+        if args.against:
+            results["above_floor_against"]["python"] = args.against
         results["result"]["target"] = f"<= {TARGET}"
         results["result"]["met"] = results["result"]["ratio"] <= TARGET
         steps = [steps_sample(base) for _ in range(runs)]

@@ -26,7 +26,8 @@ from typing import Any
 from _client_server import TASK, _stream_lines
 from inferencesh import TaskStream
 from inferencesh._generated.sync.follow import follow
-from inferencesh._streaming import Reconnects, StreamOptions, TaskStreamMachine
+from inferencesh._streaming import Reconnects, TaskStreamMachine
+from inferencesh._transport import StreamOptions
 
 SHAPES = (1, 256)  # lines per chunk
 

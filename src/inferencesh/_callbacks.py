@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from inferencesh._errors import InvalidInputError
 from inferencesh._streaming import DeltaState
 
 if TYPE_CHECKING:
@@ -20,7 +19,6 @@ __all__ = [
     "TaskCallbacks",
     "TaskDelta",
     "UpdateCallback",
-    "task_callbacks",
 ]
 
 
@@ -124,27 +122,3 @@ def _terminal(status: Any) -> bool:
     from inferencesh._generated.models import TASK_STATUS_TERMINAL
 
     return status in TASK_STATUS_TERMINAL
-
-
-def task_callbacks(
-    on_update: UpdateCallback | None,
-    on_partial_update: PartialUpdateCallback | None,
-    on_delta: DeltaCallback | None,
-    *,
-    follows: bool = True,
-) -> TaskCallbacks | None:
-    """The callbacks of a call, checked before anything is sent; ``None`` without any.
-    ``follows`` is false for ``run(wait=False)``, which hands out no updates to call them with."""
-    given = {"on_update": on_update, "on_partial_update": on_partial_update, "on_delta": on_delta}
-    for name, callback in given.items():
-        if callback is not None and not callable(callback):
-            raise InvalidInputError(f"{name} must be a function, got {type(callback).__name__}")
-    if all(callback is None for callback in given.values()):
-        return None
-    if not follows:
-        named = ", ".join(name for name, callback in given.items() if callback is not None)
-        raise InvalidInputError(
-            f"{named}: callbacks need a call that follows the task (wait=True or stream=True), "
-            "not wait=False"
-        )
-    return TaskCallbacks(on_update, on_partial_update, on_delta)

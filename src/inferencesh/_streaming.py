@@ -35,11 +35,10 @@ from inferencesh._status import is_terminal_status, parse_status
 
 if TYPE_CHECKING:
     from inferencesh._generated.models import ResourceStatusDTO
+    from inferencesh._transport import StreamOptions
 
 __all__ = [
-    "NDJSON",
     "RECOVERABLE",
-    "SSE",
     "AsyncStatusRead",
     "DeltaState",
     "Machine",
@@ -48,15 +47,11 @@ __all__ = [
     "StatusWatch",
     "Step",
     "StreamFramer",
-    "StreamOptions",
     "TaskState",
     "TaskStreamMachine",
     "merge_delta",
     "next_step",
 ]
-
-NDJSON = "application/x-ndjson"
-SSE = "text/event-stream"
 
 # Drops and server hiccups that a reconnect can cure; anything else (401, 404, ...) is final.
 RECOVERABLE = (APIConnectionError, InternalServerError, RateLimitError)
@@ -129,41 +124,6 @@ class DeltaState(TaskState):
     __slots__ = ("delta", "seq")
     delta: dict[str, Any]
     seq: int | None
-
-
-class StreamOptions:
-    """How a task or chat is followed: streamed (``poll_interval`` None) or polled every
-    ``poll_interval`` seconds, and how failed connections or polls are retried."""
-
-    __slots__ = (
-        "accept",
-        "auto_reconnect",
-        "idle_timeout",
-        "max_reconnects",
-        "poll_interval",
-        "reconnect_delay",
-    )
-
-    def __init__(
-        self,
-        *,
-        auto_reconnect: bool = True,
-        max_reconnects: int = 5,
-        reconnect_delay_ms: int = 1000,
-        idle_timeout: float | None = 60.0,
-        sse: bool = False,
-        poll_interval: float | None = None,
-    ) -> None:
-        self.auto_reconnect = auto_reconnect
-        self.max_reconnects = max_reconnects
-        self.reconnect_delay = max(0, reconnect_delay_ms) / 1000
-        self.idle_timeout = idle_timeout
-        self.accept = SSE if sse else NDJSON
-        self.poll_interval = poll_interval
-
-    @property
-    def sse(self) -> bool:
-        return self.accept == SSE
 
 
 class StreamFramer:

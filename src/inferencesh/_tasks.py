@@ -13,15 +13,19 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from pydantic import BaseModel, ValidationError
 
-from inferencesh._callbacks import DeltaCallback, PartialUpdateCallback, UpdateCallback
 from inferencesh._errors import InvalidInputError, TaskFailedError
-from inferencesh._files import InputPlan, plan_input
 from inferencesh._generated.models import ApiAppRunRequest
+from inferencesh._input_files import InputPlan, plan_input
 from inferencesh._status import parse_status
-from inferencesh._streaming import StreamOptions
-from inferencesh._transport import check_poll_interval
+from inferencesh._transport import StreamOptions, check_poll_interval
 
 if TYPE_CHECKING:
+    from inferencesh._callbacks import (
+        DeltaCallback,
+        PartialUpdateCallback,
+        TaskCallbacks,
+        UpdateCallback,
+    )
     from inferencesh._generated.models import TaskDTO
     from inferencesh._transport import TransportConfig
 
@@ -35,6 +39,7 @@ __all__ = [
     "follow_options",
     "plan_run",
     "stream_path",
+    "task_callbacks",
     "task_outcome",
     "task_state",
 ]
@@ -207,6 +212,32 @@ def follow_options(
         sse=sse,
         poll_interval=interval,
     )
+
+
+def task_callbacks(
+    on_update: UpdateCallback | None,
+    on_partial_update: PartialUpdateCallback | None,
+    on_delta: DeltaCallback | None,
+    *,
+    follows: bool = True,
+) -> TaskCallbacks | None:
+    """The callbacks of a call, checked before anything is sent; ``None`` without any.
+    ``follows`` is false for ``run(wait=False)``, which hands out no updates to call them with."""
+    given = {"on_update": on_update, "on_partial_update": on_partial_update, "on_delta": on_delta}
+    for name, callback in given.items():
+        if callback is not None and not callable(callback):
+            raise InvalidInputError(f"{name} must be a function, got {type(callback).__name__}")
+    if all(callback is None for callback in given.values()):
+        return None
+    if not follows:
+        named = ", ".join(name for name, callback in given.items() if callback is not None)
+        raise InvalidInputError(
+            f"{named}: callbacks need a call that follows the task (wait=True or stream=True), "
+            "not wait=False"
+        )
+    from inferencesh._callbacks import TaskCallbacks  # with the stream machinery it needs
+
+    return TaskCallbacks(on_update, on_partial_update, on_delta)
 
 
 def deadline_of(timeout: float | None) -> float | None:

@@ -31,11 +31,11 @@ from inferencesh._errors import (
 )
 from inferencesh._json import json_array, json_object
 from inferencesh._logging import logger
-from inferencesh._proxy_protocol import ProxyRoute
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from inferencesh._proxy_protocol import ProxyRoute
     from inferencesh._runtime.base import RequestModel
     from inferencesh._runtime.request import Call, RequestOptions, Returns
 
@@ -49,8 +49,11 @@ __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_STREAM_IDLE_TIMEOUT",
     "DEFAULT_TIMEOUT",
+    "NDJSON",
+    "SSE",
     "DirectRequest",
     "DirectRoute",
+    "StreamOptions",
     "TransportConfig",
     "TransportCore",
     "check_poll_interval",
@@ -80,6 +83,46 @@ _IDEMPOTENT_POST_SUFFIXES = ("/keepalive", "/cancel")
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # Errors raised before a single byte of the request left the machine.
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+# The media types a task or chat stream is read in (the Accept of its request).
+NDJSON = "application/x-ndjson"
+SSE = "text/event-stream"
+
+
+class StreamOptions:
+    """How a task or chat is followed: streamed (``poll_interval`` None) or polled every
+    ``poll_interval`` seconds, and how failed connections or polls are retried."""
+
+    __slots__ = (
+        "accept",
+        "auto_reconnect",
+        "idle_timeout",
+        "max_reconnects",
+        "poll_interval",
+        "reconnect_delay",
+    )
+
+    def __init__(
+        self,
+        *,
+        auto_reconnect: bool = True,
+        max_reconnects: int = 5,
+        reconnect_delay_ms: int = 1000,
+        idle_timeout: float | None = 60.0,
+        sse: bool = False,
+        poll_interval: float | None = None,
+    ) -> None:
+        self.auto_reconnect = auto_reconnect
+        self.max_reconnects = max_reconnects
+        self.reconnect_delay = max(0, reconnect_delay_ms) / 1000
+        self.idle_timeout = idle_timeout
+        self.accept = SSE if sse else NDJSON
+        self.poll_interval = poll_interval
+
+    @property
+    def sse(self) -> bool:
+        return self.accept == SSE
 
 
 def check_poll_interval(poll_interval: Any) -> float | None:
@@ -133,11 +176,11 @@ class TransportConfig:
         self.max_concurrency = max_concurrency
         self.stream_idle_timeout = stream_idle_timeout
         # Browser-proxy mode: API requests go to the proxy, which adds the key (no key here).
-        self.proxy = (
-            ProxyRoute(proxy_url, self.base_url, self.extra_headers)
-            if proxy_url is not None
-            else None
-        )
+        self.proxy: ProxyRoute | None = None
+        if proxy_url is not None:
+            from inferencesh._proxy_protocol import ProxyRoute
+
+            self.proxy = ProxyRoute(proxy_url, self.base_url, self.extra_headers)
         self.strict_responses = strict_responses
         # How tasks and chats are followed by default: their stream, or polling their status.
         self.stream = stream

@@ -46,8 +46,8 @@ from inferencesh._generated.models import (
 )
 from inferencesh._logging import logger, redact
 from inferencesh._runtime.base import TOLERANT
-from inferencesh._streaming import Reconnects, StreamOptions
-from inferencesh._transport import check_poll_interval
+from inferencesh._streaming import Reconnects
+from inferencesh._transport import StreamOptions, check_poll_interval
 from inferencesh.tools import (
     ToolHandler,
     as_internal_tools,

@@ -66,7 +66,8 @@ from inferencesh._generated.resources.agents import AsyncAgentsResource
 from inferencesh._generated.resources.chats import AsyncChatsResource
 from inferencesh._generated.resources.tools import AsyncToolsResource
 from inferencesh._logging import logger
-from inferencesh._streaming import NDJSON, StatusWatch
+from inferencesh._streaming import StatusWatch
+from inferencesh._transport import NDJSON
 from inferencesh.tools import ToolHandler, tool_result_text
 
 if TYPE_CHECKING:

@@ -96,7 +96,7 @@ class AsyncInference(ClientBase, AsyncResources[AsyncTransport]):
         """Run, get, cancel, wait for and stream tasks."""
         from inferencesh._async.tasks import AsyncTasks
 
-        return AsyncTasks(self._transport, self.files)
+        return AsyncTasks(self._transport, lambda: self.files)
 
     @cached_property
     def agents(self) -> AsyncAgents:

@@ -9,25 +9,16 @@ its stream or by polling, with the run callbacks.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from inferencesh._async.follow import follow, status_changed
-from inferencesh._callbacks import (
-    DeltaCallback,
-    PartialUpdateCallback,
-    TaskCallbacks,
-    UpdateCallback,
-    task_callbacks,
-)
 from inferencesh._concurrency import AsyncConcurrency
 from inferencesh._errors import WaitTimeoutError
 from inferencesh._generated.resources.tasks import AsyncTasksResource
 from inferencesh._runtime.base import TOLERANT
 from inferencesh._status import is_terminal_status
-from inferencesh._streaming import Reconnects, StatusWatch, StreamOptions, TaskStreamMachine
 from inferencesh._tasks import (
     RunOptions,
     RunParams,
@@ -36,6 +27,7 @@ from inferencesh._tasks import (
     follow_options,
     plan_run,
     stream_path,
+    task_callbacks,
     task_outcome,
     task_state,
 )
@@ -45,7 +37,15 @@ if TYPE_CHECKING:
 
     from inferencesh._async.files import AsyncFiles
     from inferencesh._async.transport import AsyncTransport
+    from inferencesh._callbacks import (
+        DeltaCallback,
+        PartialUpdateCallback,
+        TaskCallbacks,
+        UpdateCallback,
+    )
     from inferencesh._generated.models import TaskDTO, TaskResultDTO
+    from inferencesh._streaming import TaskStreamMachine
+    from inferencesh._transport import StreamOptions
 
 __all__ = ["AsyncTaskStream", "AsyncTasks"]
 
@@ -119,6 +119,8 @@ class _AsyncTaskSource:
         machine: TaskStreamMachine,
         accept: str,
     ) -> None:
+        from inferencesh._streaming import StatusWatch
+
         self._tasks = tasks
         self._transport = transport
         self._task_id = task_id
@@ -140,6 +142,8 @@ class _AsyncTaskSource:
         return () if state is None else (state,)
 
     async def poll(self) -> Sequence[Any]:
+        from inferencesh._async.follow import status_changed
+
         if not await status_changed(self._watch, self._read_status):
             return ()
         state = self._machine.adopt(task_state(await self._tasks.get(self._task_id)))
@@ -149,10 +153,10 @@ class _AsyncTaskSource:
 class AsyncTasks(AsyncTasksResource):
     """``client.tasks``: run, wait for and stream tasks, and every generated task operation."""
 
-    def __init__(self, transport: AsyncTransport, files: AsyncFiles) -> None:
+    def __init__(self, transport: AsyncTransport, files: Callable[[], AsyncFiles]) -> None:
         super().__init__(transport)
         self._http = transport
-        self._files = files
+        self._files = files  # the client's files, built at the first upload
         self._context = transport.config.read_context
 
     @overload
@@ -227,7 +231,7 @@ class AsyncTasks(AsyncTasksResource):
         callbacks = task_callbacks(on_update, on_partial_update, on_delta, follows=wait or stream)
         plan = plan_run(params, upload_files=upload_files)
         uploads = plan.input_plan.uploads
-        uris = await self._files.upload_many(uploads) if uploads else []
+        uris = await self._files().upload_many(uploads) if uploads else []
         created = await self.create(plan.body(uris))
         if stream:
             return AsyncTaskStream(self._follow(created.id, options), self._context, callbacks)
@@ -293,6 +297,11 @@ class AsyncTasks(AsyncTasksResource):
     def _follow(
         self, task_id: str, options: StreamOptions, deadline: float | None = None
     ) -> AsyncGenerator[dict[str, Any]]:
+        # The stream machinery loads when a call first follows a task: run(wait=False) and the
+        # plain reads do without it.
+        from inferencesh._async.follow import follow
+        from inferencesh._streaming import Reconnects, TaskStreamMachine
+
         machine = TaskStreamMachine(sse=options.sse, operation=f"GET {stream_path(task_id)}")
         source = _AsyncTaskSource(self, self._http, task_id, machine, options.accept)
         return follow(machine, source, Reconnects(f"task {task_id}", options, deadline))

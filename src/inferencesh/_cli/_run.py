@@ -33,7 +33,8 @@ from inferencesh._cli._common import (
 )
 from inferencesh._cli._display import Progress, open_progress, status_name
 from inferencesh._errors import InferenceError, TaskFailedError
-from inferencesh._files import UploadFileOptions, plan_input
+from inferencesh._files import UploadFileOptions
+from inferencesh._input_files import plan_input
 from inferencesh._status import is_terminal_status
 
 if TYPE_CHECKING:

@@ -67,7 +67,8 @@ from inferencesh._generated.resources.chats import ChatsResource
 from inferencesh._generated.resources.tools import ToolsResource
 from inferencesh._generated.sync.follow import follow, status_changed
 from inferencesh._logging import logger
-from inferencesh._streaming import NDJSON, StatusWatch
+from inferencesh._streaming import StatusWatch
+from inferencesh._transport import NDJSON
 from inferencesh.tools import ToolHandler, tool_result_text
 
 if TYPE_CHECKING:

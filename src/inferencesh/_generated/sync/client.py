@@ -97,7 +97,7 @@ class Inference(ClientBase, SyncResources[Transport]):
         """Run, get, cancel, wait for and stream tasks."""
         from inferencesh._generated.sync.tasks import Tasks
 
-        return Tasks(self._transport, self.files)
+        return Tasks(self._transport, lambda: self.files)
 
     @cached_property
     def agents(self) -> Agents:

@@ -10,25 +10,16 @@ its stream or by polling, with the run callbacks.
 from __future__ import annotations
 
 import functools
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, closing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from inferencesh._callbacks import (
-    DeltaCallback,
-    PartialUpdateCallback,
-    TaskCallbacks,
-    UpdateCallback,
-    task_callbacks,
-)
 from inferencesh._concurrency import Concurrency
 from inferencesh._errors import WaitTimeoutError
 from inferencesh._generated.resources.tasks import TasksResource
-from inferencesh._generated.sync.follow import follow, status_changed
 from inferencesh._runtime.base import TOLERANT
 from inferencesh._status import is_terminal_status
-from inferencesh._streaming import Reconnects, StatusWatch, StreamOptions, TaskStreamMachine
 from inferencesh._tasks import (
     RunOptions,
     RunParams,
@@ -37,6 +28,7 @@ from inferencesh._tasks import (
     follow_options,
     plan_run,
     stream_path,
+    task_callbacks,
     task_outcome,
     task_state,
 )
@@ -44,9 +36,17 @@ from inferencesh._tasks import (
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from inferencesh._callbacks import (
+        DeltaCallback,
+        PartialUpdateCallback,
+        TaskCallbacks,
+        UpdateCallback,
+    )
     from inferencesh._generated.models import TaskDTO, TaskResultDTO
     from inferencesh._generated.sync.files import Files
     from inferencesh._generated.sync.transport import Transport
+    from inferencesh._streaming import TaskStreamMachine
+    from inferencesh._transport import StreamOptions
 
 __all__ = ["TaskStream", "Tasks"]
 
@@ -120,6 +120,8 @@ class _TaskSource:
         machine: TaskStreamMachine,
         accept: str,
     ) -> None:
+        from inferencesh._streaming import StatusWatch
+
         self._tasks = tasks
         self._transport = transport
         self._task_id = task_id
@@ -141,6 +143,8 @@ class _TaskSource:
         return () if state is None else (state,)
 
     def poll(self) -> Sequence[Any]:
+        from inferencesh._generated.sync.follow import status_changed
+
         if not status_changed(self._watch, self._read_status):
             return ()
         state = self._machine.adopt(task_state(self._tasks.get(self._task_id)))
@@ -150,10 +154,10 @@ class _TaskSource:
 class Tasks(TasksResource):
     """``client.tasks``: run, wait for and stream tasks, and every generated task operation."""
 
-    def __init__(self, transport: Transport, files: Files) -> None:
+    def __init__(self, transport: Transport, files: Callable[[], Files]) -> None:
         super().__init__(transport)
         self._http = transport
-        self._files = files
+        self._files = files  # the client's files, built at the first upload
         self._context = transport.config.read_context
 
     @overload
@@ -228,7 +232,7 @@ class Tasks(TasksResource):
         callbacks = task_callbacks(on_update, on_partial_update, on_delta, follows=wait or stream)
         plan = plan_run(params, upload_files=upload_files)
         uploads = plan.input_plan.uploads
-        uris = self._files.upload_many(uploads) if uploads else []
+        uris = self._files().upload_many(uploads) if uploads else []
         created = self.create(plan.body(uris))
         if stream:
             return TaskStream(self._follow(created.id, options), self._context, callbacks)
@@ -294,6 +298,11 @@ class Tasks(TasksResource):
     def _follow(
         self, task_id: str, options: StreamOptions, deadline: float | None = None
     ) -> Generator[dict[str, Any]]:
+        # The stream machinery loads when a call first follows a task: run(wait=False) and the
+        # plain reads do without it.
+        from inferencesh._generated.sync.follow import follow
+        from inferencesh._streaming import Reconnects, TaskStreamMachine
+
         machine = TaskStreamMachine(sse=options.sse, operation=f"GET {stream_path(task_id)}")
         source = _TaskSource(self, self._http, task_id, machine, options.accept)
         return follow(machine, source, Reconnects(f"task {task_id}", options, deadline))
