@@ -7,7 +7,6 @@ what they decide without waiting is here. Typed stream updates are ``inferencesh
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -17,7 +16,7 @@ from inferencesh._errors import InvalidInputError, TaskFailedError
 from inferencesh._generated.models import ApiAppRunRequest
 from inferencesh._input_files import InputPlan, plan_input
 from inferencesh._status import parse_status
-from inferencesh._transport import StreamOptions, check_poll_interval
+from inferencesh._transport import StreamOptions, check_poll_interval, deadline_of
 
 if TYPE_CHECKING:
     from inferencesh._callbacks import (
@@ -80,10 +79,6 @@ def _params_dict(params: Any) -> dict[str, Any]:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _session_timeout_range() -> tuple[Any, Any]:
@@ -238,15 +233,6 @@ def task_callbacks(
     from inferencesh._callbacks import TaskCallbacks  # with the stream machinery it needs
 
     return TaskCallbacks(on_update, on_partial_update, on_delta)
-
-
-def deadline_of(timeout: float | None) -> float | None:
-    """The monotonic deadline of a ``timeout`` in seconds (checked), or ``None``."""
-    if timeout is None:
-        return None
-    if not _is_number(timeout) or timeout <= 0:
-        raise InvalidInputError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-    return time.monotonic() + timeout
 
 
 def task_state(task: TaskDTO) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import json
 import math
 import random
 import re
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -123,6 +124,25 @@ class StreamOptions:
     @property
     def sse(self) -> bool:
         return self.accept == SSE
+
+
+def deadline_of(timeout: Any) -> float | None:
+    """The monotonic deadline of a per-call ``timeout`` in seconds (checked), or ``None``.
+
+    Past ``threading.TIMEOUT_MAX`` (about 292 years) no wait can be armed with it, so such a
+    value, ``inf`` and ``nan`` are refused; ``None`` is how to wait without a limit."""
+    if timeout is None:
+        return None
+    if (
+        not isinstance(timeout, (int, float))
+        or isinstance(timeout, bool)
+        or not 0 < timeout <= threading.TIMEOUT_MAX
+    ):
+        raise InvalidInputError(
+            f"timeout must be a number of seconds > 0 and at most {threading.TIMEOUT_MAX:.0f} "
+            f"(None waits without a limit), got {timeout!r}"
+        )
+    return time.monotonic() + float(timeout)
 
 
 def check_poll_interval(poll_interval: Any) -> float | None:

@@ -5,6 +5,7 @@ chat server (which has no status route: the chat is read in full on every poll).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -104,6 +105,9 @@ async def test_polling_options_are_checked_before_sending(
         await agent.send_message("hi", stream="no")
     with pytest.raises(InvalidInputError, match="poll_interval must be a number"):
         await agent.run("hi", poll_interval=0)
+    for bad in (0, math.nan, math.inf, 1e300, "5"):
+        with pytest.raises(InvalidInputError, match="timeout must be a number of seconds > 0"):
+            await agent.send_message("hi", timeout=bad)
     assert srv.requests == []
 
 

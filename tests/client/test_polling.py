@@ -276,6 +276,16 @@ def test_a_bad_poll_interval_is_refused_before_sending(
     assert recorder.requests == []
 
 
+@pytest.mark.parametrize("bad", [0, -1, "2", True, math.nan, math.inf, 1e300, [1]])
+def test_a_bad_timeout_is_refused_before_sending(
+    bad: Any, offline: Inference, recorder: Recorder
+) -> None:
+    # nan passed a `timeout <= 0` check, and inf or 1e300 armed no wait (OverflowError).
+    with pytest.raises(InvalidInputError, match="timeout must be a number of seconds > 0"):
+        offline.tasks.wait_for_completion("t1", timeout=bad)
+    assert recorder.requests == []
+
+
 def test_stream_must_be_a_bool(offline: Inference) -> None:
     with pytest.raises(InvalidInputError, match="stream must be True or False"):
         Inference(api_key="k", base_url="http://127.0.0.1:9", stream="no")  # type: ignore[arg-type]

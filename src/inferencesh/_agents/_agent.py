@@ -14,7 +14,6 @@ import contextlib
 import json
 import mimetypes
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
@@ -47,7 +46,7 @@ from inferencesh._generated.models import (
 from inferencesh._logging import logger, redact
 from inferencesh._runtime.base import TOLERANT
 from inferencesh._streaming import Reconnects
-from inferencesh._transport import StreamOptions, check_poll_interval
+from inferencesh._transport import StreamOptions, check_poll_interval, deadline_of
 from inferencesh.tools import (
     ToolHandler,
     as_internal_tools,
@@ -146,15 +145,6 @@ def _check_count(field: str, value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise InvalidInputError(f"{field} must be an int >= 0, got {value!r}")
     return value
-
-
-def deadline_of(timeout: Any) -> float | None:
-    """The monotonic deadline of a ``timeout`` in seconds (checked), or ``None``."""
-    if timeout is None:
-        return None
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
-        raise InvalidInputError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-    return time.monotonic() + float(timeout)
 
 
 class _Core:
