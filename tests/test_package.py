@@ -127,6 +127,23 @@ def test_a_first_result_validates_as_before_in_a_fresh_interpreter() -> None:
     assert out["after_get"] == ["ApiAppRunRequest", "TaskDTO", "TaskResultDTO"]
 
 
+def test_without_the_server_extra_the_local_runtime_says_what_to_install() -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['uvicorn'] = None  # as if the server extra were not installed\n"
+        "try:\n"
+        "    from inferencesh.local import LocalRuntime\n"
+        "except ModuleNotFoundError as exc:\n"
+        "    print(exc.name, '|', exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    name, message = out.strip().split(" | ")
+    assert name == "uvicorn"
+    assert "pip install 'inferencesh[server]'" in message and "uvicorn" in message
+
+
 def test_every_public_name_is_listed_and_resolves() -> None:
     lazy = set(inferencesh._LAZY)
     assert set(inferencesh.__all__) == lazy | {"__version__"}

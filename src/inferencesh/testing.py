@@ -50,8 +50,12 @@ def inference_runtime(pytestconfig: pytest.Config) -> Iterator[LocalRuntime]:
     try:
         from inferencesh.local import LocalRuntime
     except ImportError as exc:
+        missing = f"no module named {exc.name!r}" if exc.name else str(exc)
+    else:
+        missing = ""
+    if missing:  # failed outside the except, so the report carries no chained ImportError
         pytest.fail(
-            f"the inference_runtime fixture needs the server extra: {SERVER_EXTRA} ({exc})",
+            f"the inference_runtime fixture needs the server extra: {SERVER_EXTRA} ({missing})",
             pytrace=False,
         )
 
