@@ -10,8 +10,11 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import inferencesh
 
@@ -124,6 +127,23 @@ def test_a_first_result_validates_as_before_in_a_fresh_interpreter() -> None:
     assert out["after_get"] == ["ApiAppRunRequest", "TaskDTO", "TaskResultDTO"]
 
 
+def test_without_the_server_extra_the_local_runtime_says_what_to_install() -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['uvicorn'] = None  # as if the server extra were not installed\n"
+        "try:\n"
+        "    from inferencesh.local import LocalRuntime\n"
+        "except ModuleNotFoundError as exc:\n"
+        "    print(exc.name, '|', exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    name, message = out.strip().split(" | ")
+    assert name == "uvicorn"
+    assert "pip install 'inferencesh[server]'" in message and "uvicorn" in message
+
+
 def test_every_public_name_is_listed_and_resolves() -> None:
     lazy = set(inferencesh._LAZY)
     assert set(inferencesh.__all__) == lazy | {"__version__"}
@@ -160,29 +180,87 @@ def test_metadata_names_license_pythons_and_typing() -> None:
     assert versions | {"Typing :: Typed"} <= classifiers
     # PEP 639: with a license expression, a license classifier is an error for the index.
     assert not any(item.startswith("License ::") for item in classifiers)
-    urls = metadata.get_all("Project-URL") or []
-    assert any(url.startswith("Homepage, https://") for url in urls)
+    urls = dict(url.split(", ", 1) for url in metadata.get_all("Project-URL") or [])
+    assert set(urls) >= {"Homepage", "Documentation", "Source"}
+    assert all(url.startswith("https://") for url in urls.values())
     assert metadata["Author"]
+    assert metadata["Requires-Python"] == ">=3.10"
+    assert metadata["Description-Content-Type"] == "text/markdown"
+
+
+def test_each_user_extra_pulls_in_what_it_is_for() -> None:
+    metadata = importlib.metadata.metadata("inferencesh")
     requires = metadata.get_all("Requires-Dist") or []
-    assert any(req.startswith("rich") and "extra == 'cli'" in req for req in requires)
+
+    def extra(name: str) -> set[str]:
+        marker = f"extra == '{name}'"
+        return {re.split(r"[<>=!;\[ ]", req, maxsplit=1)[0] for req in requires if marker in req}
+
+    assert {"server", "cli", "types"} <= set(metadata.get_all("Provides-Extra") or [])
+    assert extra("server") == {"starlette", "uvicorn", "pyyaml"}
+    assert extra("cli") == {"rich"}
+    assert extra("types") == {"datamodel-code-generator"}
+    # The dev extra names the types extra; the built metadata must carry it resolved.
+    assert "datamodel-code-generator" in extra("dev")
+    assert not [req for req in requires if req.startswith("inferencesh")]
 
 
-def test_sdist_ships_sources_and_no_caches(tmp_path: Path) -> None:
-    from hatchling.builders.sdist import SdistBuilder
+def makefile_paths() -> set[str]:
+    """The paths the Makefile's lint and typecheck recipes run on."""
+    recipe = re.compile(r"^\t\$\(BIN\)/(?:ruff check|ruff format --check|mypy) (.+)$", re.M)
+    return {
+        path for line in recipe.findall((ROOT / "Makefile").read_text()) for path in line.split()
+    }
 
-    # A copy of the working tree (its caches included), plus a cache of every kind; without
-    # .gitignore, as an unpacked sdist is: the build configuration alone must keep caches out.
-    tree = tmp_path / "tree"
-    ignored = shutil.ignore_patterns(".venv", ".matrix", ".git", ".gitignore", ".mypy_cache")
+
+CACHED = re.compile(r"(^|/)(__pycache__|\.\w+_cache|\.hypothesis|\.venv|\.matrix)(/|$)|\.pyc$")
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the working tree (its caches included), plus a cache of every kind; without
+    .gitignore, as an unpacked sdist is: the build configuration alone must keep caches out."""
+    tree = tmp_path_factory.mktemp("package") / "tree"
+    ignored = shutil.ignore_patterns(
+        ".venv", ".matrix", ".interop", ".git", ".gitignore", ".mypy_cache", "dist"
+    )
     shutil.copytree(ROOT, tree, ignore=ignored)
     for cache in ("src/inferencesh/__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache"):
         (tree / cache).mkdir(parents=True, exist_ok=True)
         (tree / cache / "entry.pyc").write_bytes(b"cached")
-    [built] = SdistBuilder(str(tree)).build(directory=str(tmp_path / "dist"))
+    (tree / "src" / "inferencesh" / "stray.pyc").write_bytes(b"cached")
+    return tree
+
+
+def test_sdist_ships_sources_and_no_caches(tree: Path, tmp_path: Path) -> None:
+    from hatchling.builders.sdist import SdistBuilder
+
+    [built] = SdistBuilder(str(tree)).build(directory=str(tmp_path))
     with tarfile.open(built) as archive:
         names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
     top = {name.split("/", 1)[0] for name in names}
     assert {"src", "tests", "schema", "codegen", "LICENSE", "pyproject.toml", "Makefile"} <= top
-    assert "src/inferencesh/py.typed" in names
-    cached = re.compile(r"(^|/)(__pycache__|\.\w+_cache|\.hypothesis|\.venv|\.matrix)(/|$)|\.pyc$")
-    assert not [name for name in names if cached.search(name)]
+    assert {"README.md", ".ci/matrix", "src/inferencesh/py.typed"} <= set(names)
+    # An unpacked sdist runs `make lint` and `make typecheck`: every path they name is there.
+    assert {"src", "tests", "examples"} <= makefile_paths()
+    assert makefile_paths() <= top
+    assert not [name for name in names if CACHED.search(name)]
+
+
+def test_wheel_ships_the_typed_package_its_license_and_entry_points(
+    tree: Path, tmp_path: Path
+) -> None:
+    from hatchling.builders.wheel import WheelBuilder
+
+    [built] = WheelBuilder(str(tree)).build(directory=str(tmp_path))
+    with zipfile.ZipFile(built) as archive:
+        names = archive.namelist()
+        info = next(name.split("/", 1)[0] for name in names if ".dist-info/" in name)
+        entry_points = archive.read(f"{info}/entry_points.txt").decode()
+        license_text = archive.read(f"{info}/licenses/LICENSE").decode()
+    assert {name.split("/", 1)[0] for name in names} == {"inferencesh", info}
+    assert "inferencesh/py.typed" in names
+    assert license_text.startswith("MIT License")
+    assert not [name for name in names if CACHED.search(name)]
+    assert "inferencesh = inferencesh.__main__:main" in entry_points.split("[pytest11]")[0]
+    assert "inferencesh = inferencesh.testing" in entry_points.split("[pytest11]")[1]

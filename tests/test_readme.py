@@ -285,3 +285,32 @@ async def test_the_async_column_of_the_sync_and_async_table(runtime: LocalRuntim
         assert isinstance(await client.tasks.list(limit=1), AsyncPage)
         reply = await client.agent({"core_app": {"ref": "infsh/scripted-llm"}}).send_message("hi")
         assert reply.content[0].text == "You said: hi"
+
+
+def test_the_quick_start_names_the_extra_it_needs() -> None:
+    # It runs the local runtime: after a plain `pip install inferencesh` it cannot import.
+    assert "from inferencesh.local import LocalRuntime" in readme.block("Quick start")
+    assert "pip install 'inferencesh[server]'" in readme.section("Quick start")
+
+
+def test_where_the_readme_says_records_are_kept() -> None:
+    import inspect
+
+    from inferencesh._cli._main import build_parser
+
+    default = build_parser().parse_args(["serve"]).data_dir
+    text = " ".join(readme.section("The local runtime").split())
+    assert f"`--data-dir` (default `{default}` in the current folder)" in text
+    assert inspect.signature(LocalRuntime).parameters["data_dir"].default is None
+    assert "`LocalRuntime` keeps them in memory unless given `data_dir=`" in text
+
+
+def test_the_whole_api_block_says_it_needs_the_platform(user: Path) -> None:
+    from inferencesh import APIError
+
+    # The local runtime does not serve secrets: the block fails there, and the README says so.
+    with pytest.raises(APIError) as refused:
+        run(readme.block("The whole API"), "whole_api")
+    assert refused.value.status_code == 501
+    text = " ".join(readme.section("The whole API").split("```python")[0].split())
+    assert "The example below needs the platform" in text and "a 501" in text

@@ -47,19 +47,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def inference_runtime(pytestconfig: pytest.Config) -> Iterator[LocalRuntime]:
     """A local inference.sh runtime on a free loopback port, shared by the test session."""
+    apps: list[str] = pytestconfig.getini("inferencesh_apps")
+    with _runtime_class()(port=0, apps=apps) as runtime:
+        yield runtime
+
+
+def _runtime_class() -> type[LocalRuntime]:
     try:
         from inferencesh.local import LocalRuntime
     except ImportError as exc:
-        # pytest.fail's own exception, raised "from None": the report is the reason alone,
-        # without "During handling of the above exception" and the ImportError before it.
-        raise pytest.fail.Exception(
-            f"the inference_runtime fixture needs the server extra: {SERVER_EXTRA} ({exc})",
-            pytrace=False,
-        ) from None
-
-    apps: list[str] = pytestconfig.getini("inferencesh_apps")
-    with LocalRuntime(port=0, apps=apps) as runtime:
-        yield runtime
+        missing = f"no module named {exc.name!r}" if exc.name else str(exc)
+    else:
+        return LocalRuntime
+    # Failed outside the except, so the report carries no chained ImportError.
+    pytest.fail(
+        f"the inference_runtime fixture needs the server extra: {SERVER_EXTRA} ({missing})",
+        pytrace=False,
+    )
 
 
 @pytest.fixture

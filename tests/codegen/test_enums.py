@@ -152,7 +152,10 @@ def test_int_enums_print_as_names_and_stay_ints() -> None:
     # A renamed member's old name is the same member: it prints the current name.
     assert str(TaskStatus.SCHEDULED) == "DISPATCHED"
     assert str(TaskStatus(99)) == "UNRECOGNIZED_99"
-    assert f"{status:d}" == "10" and f"{status:>4}" == "  10"
+    assert f"{status:d}" == "10" and f"{status:03d}" == "010" and f"{status:x}" == "a"
+    # Width and alignment alone are for a table of names: they pad the name.
+    assert f"{status:<11}|" == "COMPLETED  |" and f"{status:>10}" == " COMPLETED"
+    assert f"{status:s}" == "COMPLETED" and f"{status!s:>10}" == " COMPLETED"
     assert int(status) == 10 and status == 10 and status > TaskStatus.RUNNING
     assert repr(status) == "<TaskStatus.COMPLETED: 10>"
     assert json.dumps({"status": status}) == '{"status": 10}'

@@ -16,19 +16,24 @@ from typing import Any
 
 __all__ = ["OpenIntEnum", "OpenStrEnum"]
 
+# The presentation types of int's format spec; a spec without one (width, alignment) is for text.
+_NUMERIC_FORMATS = frozenset("bcdoxXneEfFgG%")
+
 
 class OpenIntEnum(IntEnum):
     """An int enum that accepts unknown values and member names ("completed" -> COMPLETED).
 
-    ``str()`` and plain ``format()`` give the member name; a format spec (``f"{s:d}"``) and
-    ``int()`` give the number.
+    ``str()`` and ``format()`` give the member name (``f"{s:<12}"`` pads it); a numeric format
+    spec (``f"{s:d}"``, ``f"{s:03d}"``) and ``int()`` give the number.
     """
 
     def __str__(self) -> str:
         return self._name_
 
     def __format__(self, format_spec: str) -> str:
-        return self._name_ if not format_spec else int.__format__(int(self), format_spec)
+        if format_spec and format_spec[-1] in _NUMERIC_FORMATS:
+            return int.__format__(int(self), format_spec)
+        return str.__format__(self._name_, format_spec)
 
     @classmethod
     def _missing_(cls, value: object) -> Any:

@@ -39,10 +39,21 @@ _LAZY = {
     "DataDirInUseError": "inferencesh.local._runtime",
     "AppSpec": "inferencesh.local._registry",
 }
+# The top-level modules of the server extra's packages (pyyaml is `yaml`).
+_SERVER_EXTRA = frozenset({"starlette", "uvicorn", "yaml"})
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'inferencesh.local' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _SERVER_EXTRA:
+            raise
+        raise ModuleNotFoundError(
+            f"the local runtime needs the server extra: pip install 'inferencesh[server]' ({exc})",
+            name=exc.name,
+        ) from None
+    return getattr(loaded, name)
