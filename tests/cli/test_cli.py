@@ -522,6 +522,7 @@ def test_a_missing_server_extra_says_what_to_install(monkeypatch: pytest.MonkeyP
             "pip install 'inferencesh[server]' ("
         )
         assert len(done.stderr.splitlines()) == 1
+        assert done.stderr.count("pip install") == 1, done.stderr  # the hint once, not nested
 
 
 def test_an_unreachable_api_is_one_line_with_what_to_check() -> None:

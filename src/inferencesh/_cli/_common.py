@@ -198,8 +198,9 @@ def load_runtime() -> type[LocalRuntime]:
     try:
         from inferencesh.local import LocalRuntime
     except ImportError as exc:  # the server extra is missing
+        missing = f"no module named {exc.name!r}" if exc.name else str(exc)
         raise CommandError(
-            f"the local runtime needs the server extra: {SERVER_EXTRA} ({exc})", EXIT_USAGE
+            f"the local runtime needs the server extra: {SERVER_EXTRA} ({missing})", EXIT_USAGE
         ) from None
     return LocalRuntime
 
