@@ -196,6 +196,23 @@ def test_ctrl_c_stops_the_reply_and_says_so(server: Server, config: Path) -> Non
     assert got.json()["data"]["active_run"]["state"] == "canceled", got.text
 
 
+def test_a_timeout_stops_the_reply_and_exits_124(server: Server, config: Path) -> None:
+    done = chat(
+        server, "--config", str(config), "-m", 'call slow {"seconds": 120}', "--timeout", "1"
+    )
+    assert done.returncode == 124, done.stderr  # as run --timeout, and timeout(1)
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("inferencesh: no reply within --timeout 1 s: stopped the reply in chat ")
+    chat_id = last.rsplit(" ", 1)[1]
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    for _ in range(100):  # bounded: the stop settles quickly
+        got = httpx.get(f"{server.base_url}/chats/{chat_id}", headers=headers, timeout=10)
+        if got.json()["data"]["status"] == "idle":
+            break
+        time.sleep(0.05)
+    assert got.json()["data"]["active_run"]["state"] == "canceled", got.text
+
+
 class Terminal:
     """The command on a pseudo-terminal: type lines, wait for text to show up."""
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 from inferencesh._cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_TIMEOUT,
     EXIT_USAGE,
     CommandError,
     add_client_options,
@@ -23,7 +24,7 @@ from inferencesh._cli._common import (
     to_json,
 )
 from inferencesh._cli._display import Progress, open_progress
-from inferencesh._errors import InferenceError
+from inferencesh._errors import InferenceError, WaitTimeoutError
 
 if TYPE_CHECKING:
     from inferencesh import Agent, AgentDelta, ToolCallInfo
@@ -78,8 +79,8 @@ def register(commands: Any) -> None:
         epilog=(
             "With --local and no AGENT, the agent uses the local runtime's scripted model "
             "(infsh/scripted-llm): a line 'call NAME {json}' calls a tool of the agent. "
-            "Exit codes: 0 ok, 1 the run failed, 2 bad usage, 130 interrupted (the reply "
-            "is stopped)."
+            "Exit codes: 0 ok, 1 the run failed, 2 bad usage, 124 --timeout ran out and 130 "
+            "interrupted (the reply is stopped in both cases)."
         ),
     )
     parser.add_argument(
@@ -276,7 +277,12 @@ class _Turns:
         except KeyboardInterrupt:
             self._stop_waiting()
             self._end_line()
-            raise CommandError(self._stop(), EXIT_INTERRUPTED) from None
+            raise CommandError(self._stop("interrupted"), EXIT_INTERRUPTED) from None
+        except WaitTimeoutError:
+            self._stop_waiting()
+            self._end_line()
+            why = f"no reply within --timeout {self.args.timeout:g} s"
+            raise CommandError(self._stop(why), EXIT_TIMEOUT) from None
         finally:
             self._stop_waiting()
         if self.stream_text:
@@ -299,15 +305,16 @@ class _Turns:
             self._end_line()
             self._out(final)
 
-    def _stop(self) -> str:
+    def _stop(self, why: str) -> str:
+        """Stop the agent's reply; the line that says ``why`` and whether it stopped."""
         chat_id = self.agent.chat_id
         if chat_id is None:
-            return "interrupted"
+            return why
         try:
             self.agent.stop_chat()
         except (InferenceError, KeyboardInterrupt):
-            return f"interrupted: could not stop the reply in chat {chat_id}"
-        return f"interrupted: stopped the reply in chat {chat_id}"
+            return f"{why}: could not stop the reply in chat {chat_id}"
+        return f"{why}: stopped the reply in chat {chat_id}"
 
     def _failure(self, status: str) -> str:
         reason = ""
