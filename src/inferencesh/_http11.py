@@ -314,15 +314,13 @@ class _Pool(Generic[C]):
     def __init__(
         self,
         *,
-        verify: ssl.SSLContext | str | bool = True,
-        cert: Any = None,
+        verify: ssl.SSLContext | bool = True,
         trust_env: bool = True,
         max_connections: int | None = None,
         max_keepalive_connections: int | None = 20,
         keepalive_expiry: float | None = 5.0,
     ) -> None:
         self._verify = verify
-        self._cert = cert
         self._trust_env = trust_env
         self._ssl_context: ssl.SSLContext | None = None
         self._max_connections = max_connections
@@ -338,9 +336,8 @@ class _Pool(Generic[C]):
     def _tls(self) -> ssl.SSLContext:
         # Built on first use: loading the CA bundle costs tens of milliseconds.
         if self._ssl_context is None:
-            context = httpx.create_ssl_context(
-                verify=self._verify, cert=self._cert, trust_env=self._trust_env
-            )
+            # A client certificate goes in the context (load_cert_chain), as httpx now asks.
+            context = httpx.create_ssl_context(verify=self._verify, trust_env=self._trust_env)
             context.set_alpn_protocols(["http/1.1"])
             self._ssl_context = context
         return self._ssl_context
