@@ -23,7 +23,10 @@ from inferencesh.app import File
 from inferencesh.types import TaskDTO
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from inferencesh import AsyncInference, AsyncTaskStream, Inference, TaskStream
+    from inferencesh._tasks import RunOptions
     from inferencesh.types import TaskResultDTO
 
 __all__ = [
@@ -250,7 +253,7 @@ class TypedApp(Generic[InputT, OutputT, SetupT]):
         params: Mapping[str, Any] | None = ...,
         wait: Literal[True] = ...,
         stream: Literal[False] = ...,
-        **options: Any,
+        **options: Unpack[RunOptions],
     ) -> TypedTask[OutputT]: ...
 
     @overload
@@ -265,7 +268,7 @@ class TypedApp(Generic[InputT, OutputT, SetupT]):
         params: Mapping[str, Any] | None = ...,
         wait: bool = ...,
         stream: Literal[True],
-        **options: Any,
+        **options: Unpack[RunOptions],
     ) -> TypedTaskStream[OutputT]: ...
 
     @overload
@@ -280,7 +283,7 @@ class TypedApp(Generic[InputT, OutputT, SetupT]):
         params: Mapping[str, Any] | None = ...,
         wait: Literal[False],
         stream: Literal[False] = ...,
-        **options: Any,
+        **options: Unpack[RunOptions],
     ) -> TaskResultDTO: ...
 
     @overload
@@ -295,7 +298,7 @@ class TypedApp(Generic[InputT, OutputT, SetupT]):
         params: Mapping[str, Any] | None = ...,
         wait: Literal[True] = ...,
         stream: Literal[False] = ...,
-        **options: Any,
+        **options: Unpack[RunOptions],
     ) -> Coroutine[Any, Any, TypedTask[OutputT]]: ...
 
     @overload
@@ -310,7 +313,7 @@ class TypedApp(Generic[InputT, OutputT, SetupT]):
         params: Mapping[str, Any] | None = ...,
         wait: bool = ...,
         stream: Literal[True],
-        **options: Any,
+        **options: Unpack[RunOptions],
     ) -> Coroutine[Any, Any, AsyncTypedTaskStream[OutputT]]: ...
 
     @overload
@@ -325,7 +328,7 @@ class TypedApp(Generic[InputT, OutputT, SetupT]):
         params: Mapping[str, Any] | None = ...,
         wait: Literal[False],
         stream: Literal[False] = ...,
-        **options: Any,
+        **options: Unpack[RunOptions],
     ) -> Coroutine[Any, Any, TaskResultDTO]: ...
 
     def run(
@@ -339,7 +342,7 @@ class TypedApp(Generic[InputT, OutputT, SetupT]):
         params: Mapping[str, Any] | None = None,
         wait: bool = True,
         stream: bool = False,
-        **options: Any,
+        **options: Unpack[RunOptions],
     ) -> Any:
         """Run the app: the completed task with a typed ``output`` (``wait=True``), the created
         task (``wait=False``) or a stream of typed updates (``stream=True``).
@@ -383,7 +386,7 @@ class TypedApp(Generic[InputT, OutputT, SetupT]):
         request: dict[str, Any],
         wait: bool,
         stream: bool,
-        options: dict[str, Any],
+        options: RunOptions,
     ) -> Any:
         return self._finish(await client.tasks.run(request, wait=wait, stream=stream, **options))
 

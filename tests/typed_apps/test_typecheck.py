@@ -52,6 +52,8 @@ def sync(client: Inference) -> None:
     count: int = result.output.note  # wrong
     result.output.caption  # wrong
     g.app.run(client, g.Input(prompt="x"), setup=g.Input(prompt="y"))  # wrong
+    g.app.run(client, g.Input(prompt="x"), auto_reconect=False)  # wrong
+    g.app.run(client, g.Input(prompt="x"), max_reconnects="5")  # wrong
 
 
 async def run_async(client: AsyncInference) -> None:
