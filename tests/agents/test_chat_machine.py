@@ -146,8 +146,28 @@ def test_a_reply_that_ended_with_text_no_delta_carried_gets_a_last_delta() -> No
     m = ChatMachine()
     m.accept_post({"id": "u2", "order": 5}, {"id": "c", "order": 6, "status": "pending"})
     events = m.feed(
-        lines(message("old", "ready", "before", order=3), message("u2", "ready", "hi", order=5))
+        lines(
+            message("old", "ready", "before", order=3),
+            message("u2", "ready", "hi", order=5, role="user"),
+        )
     )
+    assert not [e for e in events if isinstance(e, DeltaReceived)]
+    # An assistant message of this turn written before a tool call, its text seen only in
+    # its states: its last state hands the text out, before the reply's deltas begin.
+    events = m.feed(
+        lines(
+            message("t", "pending", "Let me", order=7),
+            message("t", "ready", "Let me look.", order=7),
+            delta("c", "Found", 1),
+        )
+    )
+    received = [
+        (e.message_id, e.caught_up, e.delta) for e in events if isinstance(e, DeltaReceived)
+    ]
+    assert received == [("t", "Let me look.", {}), ("c", "", {"response": "Found"})]
+    # A watch (no turn) hands out no such tails: it cannot tell this turn's messages.
+    m = ChatMachine(gate=False)
+    events = m.feed(lines(message("w", "pending", "Hi", order=1), message("w", "ready", "Hi!")))
     assert not [e for e in events if isinstance(e, DeltaReceived)]
 
 

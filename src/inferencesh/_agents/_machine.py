@@ -316,9 +316,10 @@ class ChatMachine:
             self._outputs.pop(message_id, None)
             handed = self._handed.pop(message_id, 0)
             ended_now = previous is None or _value(previous.get("status")) not in _MESSAGE_DONE
-            if message_id == self.assistant_id and ended_now:
-                # This turn's reply ended with text no delta handed out (it came before the
-                # stream opened, or while it reconnected): one last delta carries it.
+            if ended_now and self._replies_this_turn(merged):
+                # An assistant message of this turn ended with text no delta handed out (it
+                # came before the stream opened, or while it reconnected): one last delta
+                # carries it.
                 text = message_text(merged)
                 if len(text) > handed:
                     ended = _output_of(text, message_text(merged, "reasoning"))
@@ -343,6 +344,19 @@ class ChatMachine:
         events.extend(self._invocations(merged))
         self._check_done()
         return events
+
+    def _replies_this_turn(self, message: Mapping[str, Any]) -> bool:
+        """True for this turn's reply and any other assistant message of this turn (one
+        written between tool calls, say); never for earlier turns or a watch's messages."""
+        if message.get("id") == self.assistant_id:
+            return True
+        order = message.get("order")
+        return (
+            _value(message.get("role")) == "assistant"
+            and self.floor is not None
+            and isinstance(order, int)
+            and order >= self.floor
+        )
 
     def _delta(self, data: dict[str, Any]) -> list[MachineEvent]:
         message_id = data.get("resource_id")

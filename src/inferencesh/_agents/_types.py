@@ -65,8 +65,8 @@ class AgentDelta:
     caught_up: str = ""
     """Reply text that reached this client in a message state rather than as a delta (sent
     before the stream opened, or while it reconnected), handed out ahead of this delta's text.
-    When the turn's reply ends with text that no delta handed out, a last delta carries it here
-    (``delta`` is then ``{}`` and ``seq`` ``None``)."""
+    When an assistant message of the turn ends with text that no delta handed out, a last delta
+    carries it here (``delta`` is then ``{}`` and ``seq`` ``None``)."""
 
     @property
     def text(self) -> str:
