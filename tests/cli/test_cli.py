@@ -381,6 +381,11 @@ def test_apps_get_shows_file_fields_as_files(server: Server) -> None:
     done = server.run("apps", "get", "infsh/file")
     assert re.search(r"^file +file +yes", done.stdout, re.MULTILINE), done.stdout
     assert "file: a local path (uploaded first) or an http(s) URL" in done.stdout
+    # The output too: what a finished task holds, File fields as files again.
+    output = done.stdout.split("\noutput of run:\n", 1)[1]
+    assert output.splitlines()[0].split() == ["field", "type", "description"], done.stdout
+    assert re.search(r"^file +file$", output, re.MULTILINE), done.stdout
+    assert re.search(r"^size +integer$", output, re.MULTILINE), done.stdout
     as_json = json.loads(server.run("apps", "get", "infsh/file", "--json").stdout)
     assert as_json["version"]["input_schema"]["properties"]["file"]["format"] == "file"
 

@@ -77,7 +77,7 @@ def register(commands: Any) -> None:
 
     apps = commands.add_parser("apps", help="show an app")
     app_commands = apps.add_subparsers(dest="action", required=True, metavar="ACTION")
-    get = app_commands.add_parser("get", help="show an app and its input schema as a table")
+    get = app_commands.add_parser("get", help="show an app, its input and output as tables")
     get.add_argument("ref", metavar="NAMESPACE/NAME", help="the app, e.g. infsh/echo")
     get.add_argument("--function", help="show this function's input (default: the default one)")
     add_client_options(get)
@@ -309,7 +309,8 @@ def _app(client: Inference, ref: str) -> Any:
 
 
 def app_get(args: argparse.Namespace) -> int:
-    """``inferencesh apps get NAMESPACE/NAME``: the app and its input schema as a table."""
+    """``inferencesh apps get NAMESPACE/NAME``: the app, its input (and setup) and its output
+    as tables."""
     with _client(args, f"getting app {args.ref}") as (client, progress):
         app = _quietly(progress, lambda: _app(client, args.ref))
     if args.json:
@@ -317,6 +318,7 @@ def app_get(args: argparse.Namespace) -> int:
         return 0
     version = app.version
     schema: Any = version.input_schema if version is not None else None
+    output_schema: Any = version.output_schema if version is not None else None
     functions: dict[str, Any] = dict(version.functions or {}) if version is not None else {}
     function = args.function or (version.default_function if version is not None else None)
     if args.function:
@@ -324,6 +326,7 @@ def app_get(args: argparse.Namespace) -> int:
             known = ", ".join(sorted(functions)) or "none"
             raise CommandError(f"{args.ref} has no function {args.function!r} (has: {known})")
         schema = functions[args.function].input_schema
+        output_schema = functions[args.function].output_schema
     print(f"{app.namespace}/{app.name}" + (f"  {app.title}" if app.title else ""))
     if app.description:
         print(app.description)
@@ -342,4 +345,8 @@ def app_get(args: argparse.Namespace) -> int:
         print_table(headers, setup_rows)
     if any(row[1].startswith(("file", "list[file]")) for row in rows + setup_rows):
         print(f"\n{_FILE_HINT}")
+    output_rows = schema_rows(output_schema)
+    if output_rows:  # what a finished task's output holds
+        print(f"\noutput{f' of {function}' if function else ''}:")
+        print_table(["field", "type", "description"], [[r[0], r[1], r[4]] for r in output_rows])
     return 0
