@@ -47,6 +47,17 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def assert_stopped(server: Server, chat_id: str) -> None:
+    """The chat's reply was stopped on the server, not only left behind by the command."""
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    for _ in range(100):  # bounded: the stop settles quickly
+        got = httpx.get(f"{server.base_url}/chats/{chat_id}", headers=headers, timeout=10)
+        if got.json()["data"]["status"] == "idle":
+            break
+        time.sleep(0.05)
+    assert got.json()["data"]["active_run"]["state"] == "canceled", got.text
+
+
 def test_one_message_prints_the_reply(server: Server) -> None:
     done = chat(server, "acme/helper", "-m", "hello there")
     assert done.returncode == 0, done.stderr
@@ -185,15 +196,7 @@ def test_ctrl_c_stops_the_reply_and_says_so(server: Server, config: Path) -> Non
     assert process.returncode == 130, rest
     last = rest.strip().splitlines()[-1]
     assert last.startswith("inferencesh: interrupted: stopped the reply in chat "), rest
-    # The turn was stopped on the server, not only left behind by the command.
-    chat_id = last.rsplit(" ", 1)[1]
-    headers = {"Authorization": f"Bearer {API_KEY}"}
-    for _ in range(100):  # bounded: the stop settles quickly
-        got = httpx.get(f"{server.base_url}/chats/{chat_id}", headers=headers, timeout=10)
-        if got.json()["data"]["status"] == "idle":
-            break
-        time.sleep(0.05)
-    assert got.json()["data"]["active_run"]["state"] == "canceled", got.text
+    assert_stopped(server, last.rsplit(" ", 1)[1])
 
 
 def test_a_timeout_stops_the_reply_and_exits_124(server: Server, config: Path) -> None:
@@ -203,14 +206,7 @@ def test_a_timeout_stops_the_reply_and_exits_124(server: Server, config: Path) -
     assert done.returncode == 124, done.stderr  # as run --timeout, and timeout(1)
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("inferencesh: no reply within --timeout 1 s: stopped the reply in chat ")
-    chat_id = last.rsplit(" ", 1)[1]
-    headers = {"Authorization": f"Bearer {API_KEY}"}
-    for _ in range(100):  # bounded: the stop settles quickly
-        got = httpx.get(f"{server.base_url}/chats/{chat_id}", headers=headers, timeout=10)
-        if got.json()["data"]["status"] == "idle":
-            break
-        time.sleep(0.05)
-    assert got.json()["data"]["active_run"]["state"] == "canceled", got.text
+    assert_stopped(server, last.rsplit(" ", 1)[1])
 
 
 class Terminal:
