@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -299,7 +300,13 @@ def render(schemas: AppSchemas) -> str:
     generate = load_generator()
     classes = [role for role in _ROLES if role != "Setup" or schemas.setup_schema is not None]
     try:
-        source = generate(_document(schemas), **_options(_header(schemas, classes)))
+        with warnings.catch_warnings():
+            # The pinned generator warns on Python 3.10 that a later release drops it; the
+            # module it writes is the same, and a user of `inferencesh types` cannot act on it.
+            warnings.filterwarnings(
+                "ignore", "Running datamodel-code-generator on Python 3.10", FutureWarning
+            )
+            source = generate(_document(schemas), **_options(_header(schemas, classes)))
     except Exception as exc:  # the generator's own errors name the schema part it refused
         raise TypegenError(f"{schemas.ref}: cannot generate types: {exc}") from None
     if not isinstance(source, str):
